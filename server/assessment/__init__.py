@@ -1,0 +1,1 @@
+"""The yearly assessment (考核): schemes, runs, scores, appeals."""

@@ -1,0 +1,162 @@
+"""Assessment schemes and their indicators, runs with immutable snapshots, manual scores, appeals."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.common.models import IdMixin, TimestampMixin, fk
+from server.common.types import JSONType, UTCDateTime, enum_column
+from server.extensions import db
+from server.identity.roles import Level
+from server.institutions.models import Institution
+from server.identity.scoping import inherit_scope
+
+POINTS = sa.Numeric(7, 3)
+
+
+class IndicatorGroup(str, enum.Enum):
+    SETUP = "setup"                      # 制度建设
+    SERVICE_QUALITY = "service_quality"  # 服务质量
+    OUTCOMES = "outcomes"                # 服务效果
+    COST = "cost"                        # 医疗费用
+    FUND_SUPERVISION = "fund_supervision"  # 基金监管
+    OTHER = "other"                      # 其他
+
+
+class AssessmentScheme(IdMixin, TimestampMixin, db.Model):
+    """A region's indicator scheme for one year (考核实施细则指标体系), totalling 100 points."""
+
+    __tablename__ = "assessment_scheme"
+    __region_wide__ = "region_id"
+
+    region_id: Mapped[int] = fk("region.id")
+    year: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    copied_from_id: Mapped[int | None] = fk("assessment_scheme.id", nullable=True, index=False)
+    locked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # used by a published run
+
+
+class AssessmentIndicator(IdMixin, db.Model):
+    """One indicator (考核指标): automatic from platform data, or entered by hand.
+
+    `rule` holds the scoring parameters as validated JSON: metric, target, floor, direction,
+    minimum denominator and fallback.
+    """
+
+    __tablename__ = "assessment_indicator"
+    __table_args__ = (
+        sa.UniqueConstraint("scheme_id", "code"),
+        sa.CheckConstraint("points > 0", name="points_positive"),
+    )
+
+    scheme_id: Mapped[int] = fk("assessment_scheme.id")
+    code: Mapped[str] = mapped_column(sa.String(32))
+    group: Mapped[IndicatorGroup] = mapped_column(enum_column(IndicatorGroup))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    points: Mapped[Decimal] = mapped_column(POINTS)
+    method: Mapped[str] = mapped_column(sa.String(8))  # auto / manual
+    rule: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class AssessmentRun(IdMixin, TimestampMixin, db.Model):
+    """One computation of a region's assessment for a year (考核批次); published runs never change."""
+
+    __tablename__ = "assessment_run"
+    __table_args__ = (sa.UniqueConstraint("region_id", "year", "run_version"),)
+    __region_wide__ = "region_id"
+
+    region_id: Mapped[int] = fk("region.id")
+    year: Mapped[int] = mapped_column(sa.Integer)
+    run_version: Mapped[int] = mapped_column(sa.Integer)
+    scheme_id: Mapped[int] = fk("assessment_scheme.id")
+    rules_id: Mapped[int] = fk("local_rules.id", index=False)
+    status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus))
+    started_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    feedback_deadline: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    appeal_deadline: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    scheme_snapshot: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class InstitutionResult(IdMixin, db.Model):
+    """An institution's total and grade in a run (机构考核结果)."""
+
+    __tablename__ = "institution_result"
+    __table_args__ = (sa.UniqueConstraint("run_id", "institution_id"),)
+    __scope__ = {
+        Level.REGION: lambda ids: InstitutionResult.run_id.in_(
+            sa.select(AssessmentRun.id).where(AssessmentRun.region_id.in_(ids))),
+        Level.INSTITUTION: "institution_id",
+    }
+
+    run_id: Mapped[int] = fk("assessment_run.id")
+    institution_id: Mapped[int] = fk("institution.id")
+    total_points: Mapped[Decimal] = mapped_column(POINTS)
+    grade: Mapped[str] = mapped_column(sa.String(16))
+    signed_heads: Mapped[int] = mapped_column(sa.Integer, default=0)
+    informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IndicatorScore(IdMixin, db.Model):
+    """The snapshot of one indicator for one institution in one run (指标得分)."""
+
+    __tablename__ = "indicator_score"
+    __table_args__ = (sa.UniqueConstraint("result_id", "indicator_code"),)
+
+    result_id: Mapped[int] = fk("institution_result.id")
+    indicator_code: Mapped[str] = mapped_column(sa.String(32))
+    numerator: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4), nullable=True)
+    denominator: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4), nullable=True)
+    value: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 6), nullable=True)
+    points: Mapped[Decimal] = mapped_column(POINTS)
+    note: Mapped[str] = mapped_column(sa.String(255), default="")
+
+
+class ManualScore(IdMixin, TimestampMixin, db.Model):
+    """Points entered by bureau staff or a third-party assessor, with evidence (人工评分)."""
+
+    __tablename__ = "manual_score"
+    __table_args__ = (sa.UniqueConstraint("indicator_id", "institution_id"),)
+    __scope__ = {
+        Level.REGION: lambda ids: ManualScore.institution_id.in_(
+            sa.select(Institution.id).where(Institution.region_id.in_(ids))),
+        Level.INSTITUTION: "institution_id",
+    }
+
+    indicator_id: Mapped[int] = fk("assessment_indicator.id")
+    institution_id: Mapped[int] = fk("institution.id")
+    points: Mapped[Decimal] = mapped_column(POINTS)
+    evidence: Mapped[str] = mapped_column(sa.Text, default="")
+    entered_by_account_id: Mapped[int] = fk("user_account.id", index=False)
+
+
+class Appeal(IdMixin, TimestampMixin, db.Model):
+    """An institution's appeal (申诉) against its result, within the rules' window."""
+
+    __tablename__ = "appeal"
+
+    result_id: Mapped[int] = fk("institution_result.id")
+    reason: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open / upheld / rejected
+    answer: Mapped[str] = mapped_column(sa.Text, default="")
+    filed_by_account_id: Mapped[int] = fk("user_account.id", index=False)
+    decided_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+AssessmentIndicator.__scope__ = inherit_scope(AssessmentIndicator.scheme_id, AssessmentScheme)
+IndicatorScore.__scope__ = inherit_scope(IndicatorScore.result_id, InstitutionResult)
+Appeal.__scope__ = inherit_scope(Appeal.result_id, InstitutionResult)

@@ -1,0 +1,33 @@
+"""Offset pagination for list use cases, counted and sliced in the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from server.extensions import db
+
+T = TypeVar("T")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+
+def paginate(stmt: sa.Select, request: PageRequest) -> Page[Any]:
+    """Run `stmt` for one page; the count runs on the same filtered statement."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = db.session.scalars(stmt.limit(request.per_page).offset((request.page - 1) * request.per_page)).all()
+    return Page(items=list(rows), total=total or 0, page=request.page, per_page=request.per_page)

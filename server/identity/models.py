@@ -1,0 +1,54 @@
+"""Login identities: staff accounts with passwords, WeChat accounts for residents."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.common.models import IdMixin, TimestampMixin, fk
+from server.common.types import EncryptedText, UTCDateTime, enum_column
+from server.extensions import db
+from server.identity.roles import Role
+
+
+class UserAccount(IdMixin, TimestampMixin, db.Model):
+    """A staff login account (系统账号) for team members, managers, bureau staff and assessors.
+
+    Which region, institution or staff member it belongs to decides its data scope.
+    """
+
+    __tablename__ = "user_account"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role <> 'resident'", name="staff_role",
+        ),
+    )
+
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    display_name: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    region_id: Mapped[int] = fk("region.id")
+    institution_id: Mapped[int | None] = fk("institution.id", nullable=True)
+    staff_id: Mapped[int | None] = fk("staff.id", nullable=True)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # Bumped on password change or forced logout: older tokens stop working.
+    token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WechatAccount(IdMixin, TimestampMixin, db.Model):
+    """A resident's WeChat identity (微信账号) in our mini-program, keyed by openid."""
+
+    __tablename__ = "wechat_account"
+
+    appid: Mapped[str] = mapped_column(sa.String(32))
+    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    session_key: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+    region_id: Mapped[int] = fk("region.id")
+    token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,1 @@
+"""Service packages (服务包): versions and their items."""

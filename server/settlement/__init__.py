@@ -1,0 +1,1 @@
+"""Capitation settlement (医保结算): what each institution is owed, and its disbursements."""

@@ -1,0 +1,60 @@
+"""Settlements per institution and year, and the disbursements that pay them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.common.models import IdMixin, TimestampMixin, fk, money
+from server.common.types import UTCDateTime
+from server.extensions import db
+from server.identity.roles import Level
+from server.identity.scoping import inherit_scope
+
+
+class Settlement(IdMixin, TimestampMixin, db.Model):
+    """The capitation fee owed to one institution for one year (签约服务费结算).
+
+    Heads exclude people who did not pay, whose payment details do not match, or who are
+    not insured in the region; the undelivered items' value is deducted before the grade's
+    payout ratio applies. Unique per region, institution and year, so recomputing is safe.
+    """
+
+    __tablename__ = "settlement"
+    __table_args__ = (sa.UniqueConstraint("region_id", "institution_id", "year"),)
+    __scope__ = {Level.REGION: "region_id", Level.INSTITUTION: "institution_id"}
+
+    region_id: Mapped[int] = fk("region.id", index=False)
+    institution_id: Mapped[int] = fk("institution.id")
+    year: Mapped[int] = mapped_column(sa.Integer)
+    run_id: Mapped[int] = fk("assessment_run.id", index=False)
+    signed_heads: Mapped[int] = mapped_column(sa.Integer)
+    eligible_heads: Mapped[int] = mapped_column(sa.Integer)
+    gross_fen = money()
+    undelivered_deduction_fen = money()
+    payout_ratio: Mapped[Decimal] = mapped_column(sa.Numeric(6, 4))
+    payable_fen = money()
+    status: Mapped[str] = mapped_column(sa.String(16), default="draft")  # draft / approved / paid
+    approved_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Disbursement(IdMixin, TimestampMixin, db.Model):
+    """One payment (拨付) against a settlement; arrears may be paid in instalments over years."""
+
+    __tablename__ = "disbursement"
+    __table_args__ = (
+        sa.UniqueConstraint("settlement_id", "instalment_no"),
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    settlement_id: Mapped[int] = fk("settlement.id")
+    instalment_no: Mapped[int] = mapped_column(sa.Integer)
+    amount_fen = money()
+    paid_on: Mapped[date] = mapped_column(sa.Date)
+    reference: Mapped[str] = mapped_column(sa.String(64), default="")
+
+
+Disbursement.__scope__ = inherit_scope(Disbursement.settlement_id, Settlement)
