@@ -3,4 +3,5 @@ from __future__ import annotations
 
 
 def blueprints():
-    return []
+    from admin import auth, institutions, people, regions, teams
+    return [auth.blp, regions.blp, institutions.blp, teams.blp, people.blp]

@@ -3,4 +3,5 @@ from __future__ import annotations
 
 
 def blueprints():
-    return []
+    from miniprogram_api import doctor, resident
+    return [resident.blp, doctor.blp]

@@ -19,6 +19,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Use cases return what they loaded; the schemas dump it after the commit without re-reading.
+SESSION_OPTIONS = {"expire_on_commit": False}
+db = SQLAlchemy(model_class=Base, session_options=dict(SESSION_OPTIONS))  # it adds keys to the dict
 migrate = Migrate()
 api = Api()

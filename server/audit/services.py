@@ -6,7 +6,9 @@ from typing import Any
 from server.audit.models import AuditEvent
 from server.common import pii
 from server.extensions import db
-from server.identity.roles import Actor
+from server.common.paging import Page, PageRequest, paginate
+from server.identity.roles import Actor, Role
+from server.identity.scoping import require_role, scoped_select
 
 
 def record(actor: Actor, action: str, entity_type: str, entity_id: Any, details: dict | None = None) -> None:
@@ -23,3 +25,17 @@ def record(actor: Actor, action: str, entity_type: str, entity_id: Any, details:
         user_agent=(actor.user_agent or "")[:255] or None,
         details=safe,
     ))
+
+
+def list_events(actor: Actor, page: PageRequest, *, entity_type: str | None = None,
+                entity_id: str | None = None, action: str | None = None) -> Page[AuditEvent]:
+    """The region's audit trail, newest first; only bureau staff read it."""
+    require_role(actor, Role.BUREAU_STAFF)
+    stmt = scoped_select(AuditEvent, actor).order_by(AuditEvent.id.desc())
+    if entity_type is not None:
+        stmt = stmt.where(AuditEvent.entity_type == entity_type)
+    if entity_id is not None:
+        stmt = stmt.where(AuditEvent.entity_id == entity_id)
+    if action is not None:
+        stmt = stmt.where(AuditEvent.action == action)
+    return paginate(stmt, page)

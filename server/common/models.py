@@ -6,8 +6,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.common import pii
 from server.common.timeutil import utcnow
-from server.common.types import UTCDateTime
+from server.common.types import EncryptedText, UTCDateTime
 
 
 class IdMixin:
@@ -32,3 +33,14 @@ def fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: str
 def money(*, nullable: bool = False, default: int | None = None):
     """Money is integer fen (分); yuan appear only at display."""
     return mapped_column(sa.BigInteger, nullable=nullable, default=default)
+
+
+class PhoneMixin:
+    """An encrypted phone number with the keyed hash that finds it; set it with `set_phone`."""
+
+    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+
+    def set_phone(self, phone: str | None) -> None:
+        self.phone = phone
+        self.phone_hash = pii.blind_index(phone) if phone else None

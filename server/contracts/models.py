@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.common.models import IdMixin, TimestampMixin, fk, money
 from server.common.timeutil import utcnow
@@ -14,6 +14,7 @@ from server.errors import RuleViolation
 from server.extensions import db
 from server.identity.roles import Level
 from server.identity.scoping import inherit_scope
+from server.residents.models import Resident
 
 _LIVE_SQL = sa.text("status IN (" + ", ".join(f"'{s.value}'" for s in LIVE_STATES) + ")")
 
@@ -72,6 +73,9 @@ class Contract(IdMixin, TimestampMixin, db.Model):
     renewed_from_id: Mapped[int | None] = fk("contract.id", nullable=True)
     transferred_from_id: Mapped[int | None] = fk("contract.id", nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+    resident: Mapped[Resident] = relationship(viewonly=True)
+    events: Mapped[list[ContractEvent]] = relationship(order_by="ContractEvent.id", viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
 

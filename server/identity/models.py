@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.common.models import IdMixin, TimestampMixin, fk
+from server.common.models import IdMixin, PhoneMixin, TimestampMixin, fk
 from server.common.types import EncryptedText, UTCDateTime, enum_column
 from server.extensions import db
 from server.identity.roles import Role
@@ -38,7 +38,7 @@ class UserAccount(IdMixin, TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class WechatAccount(IdMixin, TimestampMixin, db.Model):
+class WechatAccount(IdMixin, TimestampMixin, PhoneMixin, db.Model):
     """A resident's WeChat identity (微信账号) in our mini-program, keyed by openid."""
 
     __tablename__ = "wechat_account"
@@ -47,8 +47,6 @@ class WechatAccount(IdMixin, TimestampMixin, db.Model):
     openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
     unionid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     session_key: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
-    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
-    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     region_id: Mapped[int] = fk("region.id")
     token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

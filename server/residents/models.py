@@ -5,10 +5,10 @@ import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.common import pii
-from server.common.models import IdMixin, TimestampMixin, fk
+from server.common.models import IdMixin, PhoneMixin, TimestampMixin, fk
 from server.common.types import EncryptedText, JSONType, UTCDateTime, enum_column
 from server.extensions import db
 from server.identity.roles import Level
@@ -23,7 +23,7 @@ def _residents_with_contract(column: str):
     return rule
 
 
-class Resident(IdMixin, TimestampMixin, db.Model):
+class Resident(IdMixin, TimestampMixin, PhoneMixin, db.Model):
     """An insured resident (参保人员) with insurance facts as last verified.
 
     The ID and phone numbers are ciphertext at rest; `*_hash` columns are keyed hashes
@@ -45,8 +45,6 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     birth_date: Mapped[date] = mapped_column(sa.Date)
     id_number: Mapped[str] = mapped_column(EncryptedText)
     id_number_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
-    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     address: Mapped[str] = mapped_column(sa.String(255), default="")
     # Insurance facts from the provincial platform (1101), as of `insurance_verified_at`.
     insurance_type: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)  # 310 职工 / 390 居民
@@ -58,13 +56,12 @@ class Resident(IdMixin, TimestampMixin, db.Model):
     health_record_created_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     health_record_updated_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
 
+    conditions: Mapped[list[ChronicCondition]] = relationship(order_by="ChronicCondition.id", viewonly=True)
+    benefits: Mapped[list[BenefitEnrolment]] = relationship(order_by="BenefitEnrolment.id", viewonly=True)
+
     def set_id_number(self, number: str) -> None:
         self.id_number = number
         self.id_number_hash = pii.blind_index(number)
-
-    def set_phone(self, phone: str | None) -> None:
-        self.phone = phone
-        self.phone_hash = pii.blind_index(phone) if phone else None
 
 
 
@@ -123,6 +120,8 @@ class FamilyLink(IdMixin, TimestampMixin, db.Model):
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_version: Mapped[str] = mapped_column(sa.String(32))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    resident: Mapped[Resident] = relationship(viewonly=True)
 
 
 for _child in (ChronicCondition, BenefitEnrolment, FamilyLink):

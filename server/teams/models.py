@@ -7,8 +7,8 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.common.models import IdMixin, TimestampMixin, fk
-from server.common.types import EncryptedText, JSONType, enum_column
+from server.common.models import IdMixin, PhoneMixin, TimestampMixin, fk
+from server.common.types import JSONType, enum_column
 from server.extensions import db
 from server.identity.roles import Level
 
@@ -35,7 +35,7 @@ class StaffKind(str, enum.Enum):
     VILLAGE_DOCTOR = "village_doctor"  # 乡村医生
 
 
-class Staff(IdMixin, TimestampMixin, db.Model):
+class Staff(IdMixin, TimestampMixin, PhoneMixin, db.Model):
     """A medical staff member (医务人员) of an institution, with a practising licence."""
 
     __tablename__ = "staff"
@@ -52,8 +52,6 @@ class Staff(IdMixin, TimestampMixin, db.Model):
     kind: Mapped[StaffKind] = mapped_column(enum_column(StaffKind))
     licence_no: Mapped[str] = mapped_column(sa.String(64), default="")  # 执业证书编号
     title: Mapped[str] = mapped_column(sa.String(64), default="")
-    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
-    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 

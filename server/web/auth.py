@@ -36,13 +36,20 @@ def current_actor() -> Actor:
 
 
 def requires(*roles: Role):
-    """Let a view run only for the given roles; the data scope is the services' job."""
+    """Let a view run only for the given roles; the data scope is the services' job.
+
+    Put it above flask-smorest's decorators so a caller is authenticated before their
+    input is parsed; it also marks the operation as bearer-secured in the OpenAPI document.
+    """
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             if current_actor().role not in roles:
                 raise Forbidden()
             return view(*args, **kwargs)
-        wrapper._apidoc = getattr(view, "_apidoc", {})  # keep flask-smorest's collected docs
+        apidoc = dict(getattr(view, "_apidoc", {}))
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": SECURITY,
+                                "x-roles": [role.value for role in roles]}
+        wrapper._apidoc = apidoc
         return wrapper
     return decorator

@@ -1,6 +1,8 @@
 """Base schemas: error shape, paging, masked personal data, money, and Chinese field messages."""
 from __future__ import annotations
 
+import functools
+
 from marshmallow import Schema, fields, validate
 
 from server.common import pii
@@ -42,10 +44,15 @@ class PageArgsSchema(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE,
                                                                         error=f"每页条数应在1到{MAX_PER_PAGE}之间"))
 
-    def to_request(self, data: dict) -> PageRequest:
-        return PageRequest(page=data["page"], per_page=data["per_page"])
 
 
+def split_page(args: dict) -> tuple[PageRequest, dict]:
+    """Separate paging from the filters of a parsed list query."""
+    filters = dict(args)
+    return PageRequest(page=filters.pop("page"), per_page=filters.pop("per_page")), filters
+
+
+@functools.cache
 def page_schema(item_schema: type[Schema]) -> type[Schema]:
     """A `{items, total, page, per_page}` envelope around `item_schema`, named for OpenAPI."""
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"

@@ -1,0 +1,54 @@
+"""Staff sign-in and who-am-I."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from server.identity import services as identity
+from server.identity.roles import STAFF_ROLES
+from server.web.auth import client_ip, current_actor, requires, token_service
+
+blp = Blueprint("admin_auth", __name__, url_prefix="/api/admin/v1", description="工作人员登录")
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    role = fields.String(required=True)
+    display_name = fields.String(required=True)
+
+
+class StaffMeSchema(Schema):
+    account_id = fields.Integer()
+    role = fields.Function(lambda a: a.role.value)
+    region_id = fields.Integer(allow_none=True)
+    institution_id = fields.Integer(allow_none=True)
+    staff_id = fields.Integer(allow_none=True)
+    team_ids = fields.Function(lambda a: sorted(a.team_ids))
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, data):
+        """Sign in with username and password; returns a bearer token."""
+        signed = identity.staff_login(token_service(), data["username"], data["password"], ip=client_ip(),
+                                      user_agent=request.headers.get("User-Agent"))
+        return {"token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in,
+                "role": signed.actor.role.value, "display_name": signed.display_name}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.response(200, StaffMeSchema)
+    def get(self):
+        """The signed-in staff member's role and scope."""
+        return current_actor()

@@ -1,0 +1,57 @@
+"""The bureau's region, its local rules (versioned by effective date) and the disease list."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.identity.roles import STAFF_ROLES, Role
+from server.regions import services
+from server.regions.schemas import DiseaseSchema, LocalRulesSchema, RegionSchema, RulesOnDateArgsSchema
+from server.web.auth import current_actor, requires
+from server.web.schemas import PageArgsSchema, page_schema, split_page
+
+blp = Blueprint("admin_regions", __name__, url_prefix="/api/admin/v1", description="统筹地区与实施细则")
+
+
+@blp.route("/region")
+class MyRegion(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.response(200, RegionSchema)
+    def get(self):
+        """The caller's pooling region."""
+        return services.my_region(current_actor())
+
+
+@blp.route("/rules")
+class RulesVersions(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_schema(LocalRulesSchema))
+    def get(self, args):
+        """Every version of the local rules, newest first."""
+        page, _ = split_page(args)
+        return services.list_rules(current_actor(), page)
+
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(LocalRulesSchema)
+    @blp.response(201, LocalRulesSchema)
+    def post(self, data):
+        """Publish a new version of the local rules from its effective date."""
+        return services.add_rules_version(current_actor(), data)
+
+
+@blp.route("/rules/in-force")
+class RulesInForce(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.arguments(RulesOnDateArgsSchema, location="query")
+    @blp.response(200, LocalRulesSchema)
+    def get(self, args):
+        """The version of the local rules in force on a date."""
+        return services.rules_on(current_actor(), args["on"])
+
+
+@blp.route("/diseases")
+class Diseases(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.response(200, DiseaseSchema(many=True))
+    def get(self):
+        """The disease catalogue regions choose covered diseases from."""
+        return services.list_diseases()

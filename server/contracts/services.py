@@ -1,0 +1,47 @@
+"""Use cases for reading contracts and for ending them by decision of an institution or the bureau."""
+from __future__ import annotations
+
+from sqlalchemy.orm import selectinload
+
+from server.audit import services as audit
+from server.common.paging import Page, PageRequest, paginate
+from server.common.uow import transaction
+from server.contracts.models import Contract, ContractEvent
+from server.contracts.states import ContractStatus
+from server.extensions import db
+from server.identity.roles import Actor, Role
+from server.identity.scoping import get_visible, require_role, scoped_select
+
+
+def list_contracts(actor: Actor, page: PageRequest, *, status: ContractStatus | None = None,
+                   period_year: int | None = None, resident_id: int | None = None) -> Page[Contract]:
+    stmt = scoped_select(Contract, actor).options(selectinload(Contract.resident)).order_by(Contract.id.desc())
+    if status is not None:
+        stmt = stmt.where(Contract.status == status)
+    if period_year is not None:
+        stmt = stmt.where(Contract.period_year == period_year)
+    if resident_id is not None:
+        stmt = stmt.where(Contract.resident_id == resident_id)
+    return paginate(stmt, page)
+
+
+def get_contract(actor: Actor, contract_id: int) -> Contract:
+    contract = get_visible(Contract, contract_id, actor)
+    db.session.refresh(contract, ["resident", "events"])
+    return contract
+
+
+def terminate_contract(actor: Actor, contract_id: int, reason: str) -> Contract:
+    """End an active contract (终止签约) by the institution's or the bureau's decision."""
+    require_role(actor, Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
+    with transaction():
+        contract = get_visible(Contract, contract_id, actor, for_update=True)
+        previous = contract.status
+        event = contract.transition(ContractStatus.TERMINATED, reason=reason)
+        event.account_id = actor.account_id
+        db.session.add(event)
+        audit.record(actor, "contract.terminate", "contract", contract.id,
+                     {"from": previous.value, "reason": reason})
+        db.session.flush()
+        db.session.refresh(contract, ["resident", "events"])
+    return contract

@@ -1,0 +1,105 @@
+"""Schemas for regions and local rules; the rules schema validates the policy JSON."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from server.regions.rules import GRADES
+
+_POSITIVE_FEN = validate.Range(min=0, max=10_000_000, error="金额（分）应在0到10000000之间")
+
+
+class RegionSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    admdvs_code = fields.String(metadata={"description": "统筹地区行政区划代码"})
+    name = fields.String()
+
+
+class DiseaseSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class OtherFundPopulationSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    fund = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    fund_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    until = fields.Date(allow_none=True, load_default=None)
+
+
+class GradeBandSchema(Schema):
+    grade = fields.String(required=True, validate=validate.OneOf(GRADES, error="等次应为 excellent/good/pass/fail"))
+    min = fields.Decimal(required=True, as_string=True, places=2,
+                         validate=validate.Range(min=Decimal(0), max=Decimal(100), error="分数线应在0到100之间"))
+
+
+class LocalRulesSchema(Schema):
+    """One version of the local rules (实施细则); money in fen, ratios as decimal strings."""
+
+    id = fields.Integer(dump_only=True)
+    effective_from = fields.Date(required=True, metadata={"description": "生效日期"})
+    document_no = fields.String(load_default="", validate=validate.Length(max=128))
+    fee_per_head_fen = fields.Integer(required=True, validate=_POSITIVE_FEN)
+    personal_share_fen = fields.Integer(required=True, validate=_POSITIVE_FEN)
+    public_health_share_fen = fields.Integer(required=True, validate=_POSITIVE_FEN)
+    insurance_fund_share_fen = fields.Integer(required=True, validate=_POSITIVE_FEN)
+    other_fund_populations = fields.List(fields.Nested(OtherFundPopulationSchema), load_default=list)
+    covered_disease_codes = fields.List(fields.String(), required=True,
+                                        validate=validate.Length(min=1, error="至少覆盖一个病种"))
+    grade_bands = fields.List(fields.Nested(GradeBandSchema), required=True)
+    payout_ratios = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    prescription_standard_weeks = fields.Integer(required=True, validate=validate.Range(min=1, max=52))
+    prescription_max_weeks = fields.Integer(required=True, validate=validate.Range(min=1, max=52))
+    feedback_deadline_working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=120))
+    appeal_window_working_days = fields.Integer(load_default=10, validate=validate.Range(min=0, max=120))
+    assessment_start_mmdd = fields.String(load_default="01-15", validate=validate.Regexp(
+        r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", error="格式应为 MM-DD"))
+    refund_after_service = fields.String(load_default="none", validate=validate.OneOf(
+        ("full", "unused_items", "none"), error="应为 full/unused_items/none"))
+    duplicate_benefit_policy = fields.String(load_default="refuse", validate=validate.OneOf(
+        ("refuse", "flag"), error="应为 refuse/flag"))
+    created_at = fields.DateTime(dump_only=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors: dict[str, str] = {}
+        shares = ("personal_share_fen", "public_health_share_fen", "insurance_fund_share_fen")
+        if all(k in data for k in (*shares, "fee_per_head_fen")) and \
+                sum(data[k] for k in shares) != data["fee_per_head_fen"]:
+            errors["fee_per_head_fen"] = "个人、公卫经费、医保基金分担之和应等于签约服务费"
+        if data.get("prescription_standard_weeks", 0) > data.get("prescription_max_weeks", 99):
+            errors["prescription_max_weeks"] = "最长处方周数不得小于常规处方周数"
+        bands = data.get("grade_bands") or []
+        if bands:
+            if [b["grade"] for b in bands] != list(GRADES):
+                errors["grade_bands"] = "等次须依次为 excellent、good、pass、fail"
+            elif any(bands[i]["min"] <= bands[i + 1]["min"] for i in range(len(bands) - 1)):
+                errors["grade_bands"] = "分数线须从高到低严格递减"
+        ratios = data.get("payout_ratios")
+        if ratios is not None:
+            problem = _ratio_problem(ratios)
+            if problem:
+                errors["payout_ratios"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+def _ratio_problem(ratios: dict) -> str | None:
+    if set(ratios) != set(GRADES):
+        return "须为每个等次给出拨付比例"
+    for grade, ratio in ratios.items():
+        if ratio == "score":
+            continue
+        try:
+            value = Decimal(ratio)
+        except InvalidOperation:
+            return f"{grade} 的拨付比例应为0到1之间的小数或 score"
+        if not Decimal(0) <= value <= Decimal(1):
+            return f"{grade} 的拨付比例应为0到1之间的小数或 score"
+    return None
+
+
+class RulesOnDateArgsSchema(Schema):
+    on = fields.Date(required=True, metadata={"description": "查询日期 YYYY-MM-DD"})

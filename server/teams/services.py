@@ -1,0 +1,92 @@
+"""Use cases for teams, staff and memberships, run by institution managers."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from server.audit import services as audit
+from server.common.paging import Page, PageRequest, paginate
+from server.common.uow import transaction
+from server.errors import Conflict, RuleViolation
+from server.extensions import db
+from server.identity.roles import Actor, Role
+from server.identity.scoping import get_visible, require_role, scoped_select
+from server.institutions.models import Institution
+from server.teams.models import Staff, Team, TeamMembership
+
+
+def list_teams(actor: Actor, page: PageRequest) -> Page[Team]:
+    return paginate(scoped_select(Team, actor).order_by(Team.id), page)
+
+
+def get_team(actor: Actor, team_id: int) -> Team:
+    return get_visible(Team, team_id, actor)
+
+
+def team_members(actor: Actor, team_id: int) -> list[TeamMembership]:
+    get_visible(Team, team_id, actor)
+    return list(db.session.scalars(
+        scoped_select(TeamMembership, actor).where(TeamMembership.team_id == team_id).order_by(TeamMembership.id)))
+
+
+def create_team(actor: Actor, data: dict) -> Team:
+    require_role(actor, Role.INSTITUTION_MANAGER)
+    with transaction():
+        institution = get_visible(Institution, data["institution_id"], actor)
+        team = Team(region_id=institution.region_id, **data)
+        db.session.add(team)
+        db.session.flush()
+        audit.record(actor, "team.create", "team", team.id, {"name": team.name})
+    return team
+
+
+def list_staff(actor: Actor, page: PageRequest) -> Page[Staff]:
+    return paginate(scoped_select(Staff, actor).order_by(Staff.id), page)
+
+
+def create_staff(actor: Actor, data: dict) -> Staff:
+    require_role(actor, Role.INSTITUTION_MANAGER)
+    with transaction():
+        institution = get_visible(Institution, data["institution_id"], actor)
+        phone = data.pop("phone", None)
+        staff = Staff(region_id=institution.region_id, **data)
+        staff.set_phone(phone)
+        db.session.add(staff)
+        db.session.flush()
+        audit.record(actor, "staff.create", "staff", staff.id, {"kind": staff.kind.value})
+    return staff
+
+
+def add_member(actor: Actor, team_id: int, data: dict) -> TeamMembership:
+    """Put a staff member of the same institution into a team."""
+    require_role(actor, Role.INSTITUTION_MANAGER)
+    with transaction():
+        team = get_visible(Team, team_id, actor)
+        staff = get_visible(Staff, data["staff_id"], actor)
+        if staff.institution_id != team.institution_id:
+            raise RuleViolation("只能添加本机构人员", code="STAFF_OTHER_INSTITUTION")
+        current = db.session.scalar(sa.select(TeamMembership.id).where(
+            TeamMembership.team_id == team.id, TeamMembership.staff_id == staff.id,
+            TeamMembership.left_on.is_(None)))
+        if current:
+            raise Conflict("该人员已在团队中", code="ALREADY_MEMBER")
+        membership = TeamMembership(team_id=team.id, **data)
+        db.session.add(membership)
+        db.session.flush()
+        audit.record(actor, "team.member_add", "team", team.id, {"staff_id": staff.id})
+    return membership
+
+
+def end_membership(actor: Actor, team_id: int, membership_id: int, left_on: date) -> TeamMembership:
+    require_role(actor, Role.INSTITUTION_MANAGER)
+    with transaction():
+        get_visible(Team, team_id, actor)
+        membership = get_visible(TeamMembership, membership_id, actor)
+        if membership.team_id != team_id or membership.left_on is not None:
+            raise RuleViolation("该成员关系已结束或不属于此团队", code="MEMBERSHIP_NOT_CURRENT")
+        if left_on < membership.joined_on:
+            raise RuleViolation("离开日期不能早于加入日期", code="MEMBERSHIP_DATES")
+        membership.left_on = left_on
+        audit.record(actor, "team.member_end", "team", team_id, {"membership_id": membership_id})
+    return membership

@@ -1,0 +1,41 @@
+"""The platform answers health checks and serves a generated OpenAPI document."""
+
+
+def test_healthz_answers_without_the_database(client, monkeypatch):
+    from server.extensions import db
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("healthz touched the database")
+
+    monkeypatch.setattr(db.session, "execute", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ready"
+
+
+def test_openapi_document_is_generated(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_interactive_docs_are_served_offline(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert b"/api/docs/static/" in page.data
+    assert client.get("/api/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_unknown_path_gets_the_error_shape(client):
+    response = client.get("/api/admin/v1/no-such-thing")
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["code"] == "NOT_FOUND" and body["message"] and "details" in body
