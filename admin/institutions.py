@@ -2,7 +2,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.identity.roles import STAFF_ROLES, Role
+from server.identity.roles import ADMIN_ROLES, Role
 from server.institutions import services
 from server.institutions.schemas import (
     AgreementEventSchema, AgreementSchema, AgreementStatusChangeSchema, InstitutionFilterSchema, InstitutionSchema,
@@ -12,8 +12,6 @@ from server.web.schemas import PageArgsSchema, page_schema, split_page
 
 blp = Blueprint("admin_institutions", __name__, url_prefix="/api/admin/v1", description="机构与协议管理")
 
-ADMIN_ROLES = (Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER)
-
 
 class AgreementQuerySchema(PageArgsSchema, InstitutionFilterSchema):
     pass
@@ -21,7 +19,7 @@ class AgreementQuerySchema(PageArgsSchema, InstitutionFilterSchema):
 
 @blp.route("/institutions")
 class Institutions(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(InstitutionSchema))
     def get(self, args):
@@ -39,7 +37,7 @@ class Institutions(MethodView):
 
 @blp.route("/institutions/<int:institution_id>")
 class InstitutionById(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.response(200, InstitutionSchema)
     def get(self, institution_id):
         """One institution."""

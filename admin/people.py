@@ -6,7 +6,7 @@ from server.audit import services as audit
 from server.audit.schemas import AuditEventSchema, AuditQuerySchema
 from server.contracts import services as contracts
 from server.contracts.schemas import ContractDetailSchema, ContractFilterSchema, ContractSchema, TerminateSchema
-from server.identity.roles import STAFF_ROLES, Role
+from server.identity.roles import ADMIN_ROLES, Role
 from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
 from server.residents import services as residents
@@ -15,8 +15,6 @@ from server.web.auth import current_actor, requires
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
 blp = Blueprint("admin_people", __name__, url_prefix="/api/admin/v1", description="参保人员、签约与审计")
-
-ADMIN_ROLES = (Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER)
 
 
 class ResidentQuerySchema(PageArgsSchema, ResidentSearchArgsSchema):
@@ -29,7 +27,7 @@ class ContractQuerySchema(PageArgsSchema, ContractFilterSchema):
 
 @blp.route("/packages")
 class Packages(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(ServicePackageSchema))
     def get(self, args):
@@ -40,7 +38,7 @@ class Packages(MethodView):
 
 @blp.route("/packages/<int:package_id>")
 class PackageById(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.response(200, ServicePackageSchema)
     def get(self, package_id):
         """One service package."""

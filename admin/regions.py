@@ -2,7 +2,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.identity.roles import STAFF_ROLES, Role
+from server.identity.roles import ADMIN_ROLES, Role
 from server.regions import services
 from server.regions.schemas import DiseaseSchema, LocalRulesSchema, RegionSchema, RulesOnDateArgsSchema
 from server.web.auth import current_actor, requires
@@ -13,7 +13,7 @@ blp = Blueprint("admin_regions", __name__, url_prefix="/api/admin/v1", descripti
 
 @blp.route("/region")
 class MyRegion(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.response(200, RegionSchema)
     def get(self):
         """The caller's pooling region."""
@@ -22,7 +22,7 @@ class MyRegion(MethodView):
 
 @blp.route("/rules")
 class RulesVersions(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(LocalRulesSchema))
     def get(self, args):
@@ -40,7 +40,7 @@ class RulesVersions(MethodView):
 
 @blp.route("/rules/in-force")
 class RulesInForce(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.arguments(RulesOnDateArgsSchema, location="query")
     @blp.response(200, LocalRulesSchema)
     def get(self, args):
@@ -50,7 +50,7 @@ class RulesInForce(MethodView):
 
 @blp.route("/diseases")
 class Diseases(MethodView):
-    @requires(*STAFF_ROLES)
+    @requires(*ADMIN_ROLES)
     @blp.response(200, DiseaseSchema(many=True))
     def get(self):
         """The disease catalogue regions choose covered diseases from."""

@@ -5,9 +5,10 @@ import os
 import sqlalchemy as sa
 from flask import Flask, jsonify, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from server import logging_setup
-from server.common import pii
+from server.common import pii, sqlite
 from server.config import Settings, check_production_safety, load_settings
 from server.extensions import api, db, migrate
 from server.identity.tokens import TokenService
@@ -19,7 +20,8 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings`, or from the environment when none are given (tests pass theirs)."""
-    app = Flask(__name__, instance_relative_config=True)
+    # Installed packages would otherwise keep instance data inside the (read-only) venv.
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("JIAYI_INSTANCE_PATH"))
     os.makedirs(app.instance_path, exist_ok=True)
     settings = settings or load_settings(app.instance_path)
     check_production_safety(settings)
@@ -54,7 +56,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     import server.models  # noqa: F401  (the whole schema, for Alembic and relationships)
 
     db.init_app(app)
+    with app.app_context():
+        sqlite.harden(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    app.url_map.converters["int"] = BoundedIntConverter
     api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
     app.extensions["jiayi.tokens"] = TokenService(settings.secret_key, settings.token_ttl_seconds)
@@ -67,6 +72,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from server.cli import register_commands
     register_commands(app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` path ids capped at BIGINT, so an absurd id is a 404, never a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _engine_options(url: str) -> dict:

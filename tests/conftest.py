@@ -85,3 +85,9 @@ def client(app):
 @pytest.fixture
 def session(_transaction):
     return _transaction
+
+
+@pytest.fixture
+def world(app, session):
+    from tests.factories import build_world
+    return build_world(app)

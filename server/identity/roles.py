@@ -14,6 +14,8 @@ class Role(str, enum.Enum):
 
 
 STAFF_ROLES = frozenset({Role.TEAM_MEMBER, Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF, Role.ASSESSOR})
+# Who uses the admin console; team members work through the doctor API instead.
+ADMIN_ROLES = (Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER)
 
 
 class Level(str, enum.Enum):

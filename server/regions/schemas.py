@@ -1,11 +1,21 @@
 """Schemas for regions and local rules; the rules schema validates the policy JSON."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from server.regions.rules import GRADES
+
+def _iso_date(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError("日期格式应为 YYYY-MM-DD") from exc
+
 
 _POSITIVE_FEN = validate.Range(min=0, max=10_000_000, error="金额（分）应在0到10000000之间")
 
@@ -21,18 +31,26 @@ class DiseaseSchema(Schema):
     name = fields.String()
 
 
+# The rules' JSON keeps dates and decimals as strings; these schemas validate them on the way in.
+
+
 class OtherFundPopulationSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     fund = fields.String(required=True, validate=validate.Length(min=1, max=32))
     fund_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    until = fields.Date(allow_none=True, load_default=None)
+    until = fields.String(allow_none=True, load_default=None, validate=_iso_date,
+                          metadata={"description": "截止日期 YYYY-MM-DD，为空表示长期"})
 
 
 class GradeBandSchema(Schema):
     grade = fields.String(required=True, validate=validate.OneOf(GRADES, error="等次应为 excellent/good/pass/fail"))
-    min = fields.Decimal(required=True, as_string=True, places=2,
+    min = fields.Decimal(required=True, as_string=True,
                          validate=validate.Range(min=Decimal(0), max=Decimal(100), error="分数线应在0到100之间"))
+
+    @post_load
+    def _as_json(self, data, **kwargs):
+        return {"grade": data["grade"], "min": str(data["min"])}
 
 
 class LocalRulesSchema(Schema):
@@ -75,7 +93,7 @@ class LocalRulesSchema(Schema):
         if bands:
             if [b["grade"] for b in bands] != list(GRADES):
                 errors["grade_bands"] = "等次须依次为 excellent、good、pass、fail"
-            elif any(bands[i]["min"] <= bands[i + 1]["min"] for i in range(len(bands) - 1)):
+            elif any(Decimal(bands[i]["min"]) <= Decimal(bands[i + 1]["min"]) for i in range(len(bands) - 1)):
                 errors["grade_bands"] = "分数线须从高到低严格递减"
         ratios = data.get("payout_ratios")
         if ratios is not None:

@@ -52,10 +52,7 @@ def add_rules_version(actor: Actor, data: dict) -> LocalRules:
             LocalRules.region_id == region.id, LocalRules.effective_from == data["effective_from"]))
         if exists:
             raise Conflict("该生效日期已有实施细则版本", code="RULES_VERSION_EXISTS")
-        payload = {**data, "other_fund_populations": [
-            {**p, "until": p["until"].isoformat() if p.get("until") else None} for p in data["other_fund_populations"]
-        ], "grade_bands": [{"grade": b["grade"], "min": str(b["min"])} for b in data["grade_bands"]]}
-        rules = LocalRules(region_id=region.id, created_by_account_id=actor.account_id, **payload)
+        rules = LocalRules(region_id=region.id, created_by_account_id=actor.account_id, **data)
         db.session.add(rules)
         db.session.flush()
         audit.record(actor, "local_rules.create", "local_rules", rules.id,

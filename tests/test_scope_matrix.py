@@ -1,0 +1,191 @@
+"""Every endpoint, called as every role, against targets inside and outside the caller's scope.
+
+A caller without the role gets 401/403; with the role but outside its scope, 404 (never a
+hint of the data); inside it, the expected success. Lists return exactly the rows in scope.
+Refused changes leave the database as it was.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable
+
+import pytest
+
+from server.identity.roles import Role
+from tests.helpers import assert_error_shape, db_fingerprint
+
+CALLERS = {
+    "anonymous": None,
+    "resident": Role.RESIDENT,      # WeChat W1: acts for R1 and R5
+    "resident_2": Role.RESIDENT,    # WeChat W2: acts for R2
+    "doctor": Role.TEAM_MEMBER,     # team T1 of institution I1
+    "manager": Role.INSTITUTION_MANAGER,  # institution I1 (teams T1, T2)
+    "bureau": Role.BUREAU_STAFF,    # region A
+    "assessor": Role.ASSESSOR,      # region A
+    "bureau_b": Role.BUREAU_STAFF,  # region B
+}
+REGION_A = {"bureau", "assessor"}
+
+# Which targets each caller may see, per kind of object (keys as in tests/factories.py).
+RESIDENTS = {"bureau": {"R1", "R2", "R3", "R5"}, "assessor": {"R1", "R2", "R3", "R5"}, "bureau_b": {"R4"},
+             "manager": {"R1", "R2", "R5"}, "doctor": {"R1", "R5"}, "resident": {"R1", "R5"},
+             "resident_2": {"R2"}}
+INSTITUTIONS = {"bureau": {"I1", "I2"}, "assessor": {"I1", "I2"}, "bureau_b": {"I3"}, "manager": {"I1"}}
+TEAMS = {"bureau": {"T1", "T2", "T3"}, "assessor": {"T1", "T2", "T3"}, "bureau_b": {"T4"},
+         "manager": {"T1", "T2"}, "doctor": {"T1"}}
+PACKAGES = {c: {"A"} for c in ("bureau", "assessor", "manager", "doctor", "resident", "resident_2")} | {
+    "bureau_b": {"B"}}
+EVERYONE = {c: {"-"} for c in CALLERS if c != "anonymous"}
+
+ADMIN = {Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER}
+STAFF = ADMIN | {Role.TEAM_MEMBER}
+
+
+@dataclass
+class Case:
+    name: str
+    method: str
+    path: Callable                  # (world, target) -> url
+    roles: set[Role]
+    visible: dict[str, set[str]]    # caller -> targets in scope
+    targets: tuple[str, ...] = ("-",)
+    body: Callable | None = None    # (world, target) -> json
+    ok: int = 200                   # status for an in-scope call
+    list_ids: Callable | None = None  # (world, keys) -> ids a list must show exactly
+    item_id: str = "id"
+    writes: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def ids_of(attr):
+    return lambda w, keys: {getattr(w, attr)[k].id for k in keys}
+
+
+def staff_ids(w, keys):
+    return {w.doctors[k].id for k in keys}
+
+
+def agreement_path(w, target, suffix=""):
+    from server.institutions.models import Agreement
+    from server.extensions import db
+    agreement = db.session.query(Agreement).filter_by(institution_id=w.institutions[target].id).one()
+    return f"/api/admin/v1/agreements/{agreement.id}{suffix}"
+
+
+def membership_path(w, target):
+    from server.extensions import db
+    from server.teams.models import TeamMembership
+    m = db.session.query(TeamMembership).filter_by(team_id=w.teams[target].id).one()
+    return f"/api/admin/v1/teams/{w.teams[target].id}/members/{m.id}/end"
+
+
+def rules_body(w, target):
+    from tests.factories import rules_kwargs
+    body = rules_kwargs(effective_from=(date.today() + timedelta(days=30)).isoformat())
+    body["other_fund_populations"] = []
+    return body
+
+
+I = ("I1", "I2", "I3")
+T = ("T1", "T2", "T3", "T4")
+R = ("R1", "R2", "R3", "R4", "R5")
+A = "/api/admin/v1"
+
+CASES = [
+    Case("staff me", "GET", lambda w, t: f"{A}/me", STAFF, EVERYONE),
+    Case("region", "GET", lambda w, t: f"{A}/region", ADMIN, EVERYONE),
+    Case("rules list", "GET", lambda w, t: f"{A}/rules", ADMIN, EVERYONE),
+    Case("rules create", "POST", lambda w, t: f"{A}/rules", {Role.BUREAU_STAFF}, EVERYONE, body=rules_body,
+         ok=201, writes=True),
+    Case("rules in force", "GET", lambda w, t: f"{A}/rules/in-force?on=2026-06-01", ADMIN, EVERYONE),
+    Case("diseases", "GET", lambda w, t: f"{A}/diseases", ADMIN, EVERYONE),
+    Case("institution list", "GET", lambda w, t: f"{A}/institutions", ADMIN, INSTITUTIONS,
+         list_ids=ids_of("institutions")),
+    Case("institution create", "POST", lambda w, t: f"{A}/institutions", {Role.BUREAU_STAFF}, EVERYONE,
+         body=lambda w, t: {"code": "H35060299999", "name": "新建卫生院", "kind": "乡镇卫生院"}, ok=201,
+         writes=True),
+    Case("institution get", "GET", lambda w, t: f"{A}/institutions/{w.institutions[t].id}", ADMIN, INSTITUTIONS,
+         targets=I),
+    Case("agreement list", "GET", lambda w, t: f"{A}/agreements", ADMIN, INSTITUTIONS,
+         list_ids=ids_of("institutions"), item_id="institution_id"),
+    Case("agreement create", "POST", lambda w, t: f"{A}/agreements", {Role.BUREAU_STAFF}, INSTITUTIONS,
+         targets=I, ok=409, writes=True,
+         body=lambda w, t: {"institution_id": w.institutions[t].id, "agreement_no": "XY-NEW-1",
+                            "period_start": "2027-01-01", "period_end": "2027-12-31"}),
+    Case("agreement get", "GET", lambda w, t: agreement_path(w, t), ADMIN, INSTITUTIONS, targets=I),
+    Case("agreement status", "POST", lambda w, t: agreement_path(w, t, "/status"), {Role.BUREAU_STAFF},
+         INSTITUTIONS, targets=I, writes=True, body=lambda w, t: {"status": "suspended", "reason": "考核不合格"}),
+    Case("agreement events", "GET", lambda w, t: agreement_path(w, t, "/events"), ADMIN, INSTITUTIONS, targets=I),
+    Case("team list", "GET", lambda w, t: f"{A}/teams", ADMIN, TEAMS, list_ids=ids_of("teams")),
+    Case("team create", "POST", lambda w, t: f"{A}/teams", {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I,
+         ok=201, writes=True, body=lambda w, t: {"institution_id": w.institutions[t].id, "name": "新团队",
+                                                 "capacity": 300}),
+    Case("team get", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}", ADMIN, TEAMS, targets=T),
+    Case("team members", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}/members", ADMIN, TEAMS, targets=T),
+    Case("team member add", "POST", lambda w, t: f"{A}/teams/{w.teams[t].id}/members", {Role.INSTITUTION_MANAGER},
+         TEAMS, targets=T, ok=409, writes=True,
+         body=lambda w, t: {"staff_id": w.doctors[t].id, "joined_on": "2026-02-01"}),
+    Case("team member end", "POST", lambda w, t: membership_path(w, t), {Role.INSTITUTION_MANAGER}, TEAMS,
+         targets=T, writes=True, body=lambda w, t: {"left_on": "2026-06-30"}),
+    Case("staff list", "GET", lambda w, t: f"{A}/staff", ADMIN, TEAMS, list_ids=staff_ids),
+    Case("staff create", "POST", lambda w, t: f"{A}/staff", {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I,
+         ok=201, writes=True, body=lambda w, t: {"institution_id": w.institutions[t].id, "name": "林医生",
+                                                 "kind": "doctor", "phone": "13912345678"}),
+    Case("package list", "GET", lambda w, t: f"{A}/packages", ADMIN, PACKAGES,
+         list_ids=lambda w, keys: {w.packages[k].package_id for k in keys}),
+    Case("package get", "GET", lambda w, t: f"{A}/packages/{w.packages[t].package_id}", ADMIN, PACKAGES,
+         targets=("A", "B")),
+    Case("resident list", "GET", lambda w, t: f"{A}/residents", ADMIN, RESIDENTS, list_ids=ids_of("residents")),
+    Case("resident get", "GET", lambda w, t: f"{A}/residents/{w.residents[t].id}", ADMIN, RESIDENTS, targets=R),
+    Case("contract list", "GET", lambda w, t: f"{A}/contracts", ADMIN, RESIDENTS, list_ids=ids_of("contracts")),
+    Case("contract get", "GET", lambda w, t: f"{A}/contracts/{w.contracts[t].id}", ADMIN, RESIDENTS, targets=R),
+    Case("contract terminate", "POST", lambda w, t: f"{A}/contracts/{w.contracts[t].id}/terminate",
+         {Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF}, RESIDENTS, targets=R, writes=True,
+         body=lambda w, t: {"reason": "机构决定终止"}),
+    Case("audit events", "GET", lambda w, t: f"{A}/audit-events", {Role.BUREAU_STAFF}, EVERYONE),
+    Case("mp me", "GET", lambda w, t: "/api/mp/v1/me", {Role.RESIDENT}, EVERYONE),
+    Case("mp resident", "GET", lambda w, t: f"/api/mp/v1/residents/{w.residents[t].id}", {Role.RESIDENT},
+         RESIDENTS, targets=R),
+    Case("mp contracts", "GET", lambda w, t: "/api/mp/v1/contracts", {Role.RESIDENT}, RESIDENTS,
+         list_ids=ids_of("contracts")),
+    Case("mp contract", "GET", lambda w, t: f"/api/mp/v1/contracts/{w.contracts[t].id}", {Role.RESIDENT},
+         RESIDENTS, targets=R),
+    Case("mp packages", "GET", lambda w, t: "/api/mp/v1/packages", {Role.RESIDENT}, PACKAGES,
+         list_ids=lambda w, keys: {w.packages[k].package_id for k in keys}),
+    Case("doctor patients", "GET", lambda w, t: "/api/doctor/v1/patients", {Role.TEAM_MEMBER}, RESIDENTS,
+         list_ids=ids_of("contracts")),
+    Case("doctor patient", "GET", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}", {Role.TEAM_MEMBER},
+         RESIDENTS, targets=R),
+    Case("doctor contract", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}",
+         {Role.TEAM_MEMBER}, RESIDENTS, targets=R),
+]
+
+PARAMS = [pytest.param(case, target, caller, id=f"{case.name}-{target}-{caller}")
+          for case in CASES for target in case.targets for caller in CALLERS]
+
+
+@pytest.mark.parametrize("case, target, caller", PARAMS)
+def test_endpoint_respects_role_and_scope(client, world, case, target, caller):
+    url = case.path(world, target)
+    body = case.body(world, target) if case.body else None
+    before = db_fingerprint() if case.writes else None
+    response = client.open(url, method=case.method, json=body, headers=world.headers(caller))
+    role = CALLERS[caller]
+
+    if role is None:
+        assert_error_shape(response, 401)
+    elif role not in case.roles:
+        assert_error_shape(response, 403)
+    elif case.list_ids is not None:
+        assert response.status_code == 200, response.get_json()
+        shown = {item[case.item_id] for item in response.get_json()["items"]}
+        assert shown == case.list_ids(world, case.visible.get(caller, set()))
+    elif target in case.visible.get(caller, set()):
+        assert response.status_code == case.ok, response.get_json()
+        return
+    else:
+        assert_error_shape(response, 404)
+
+    if before is not None:
+        assert db_fingerprint() == before, "a refused call changed the database"
