@@ -1,7 +1,7 @@
 """Staff sign-in and who-am-I."""
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.identity import services as identity

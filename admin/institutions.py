@@ -1,6 +1,6 @@
 """Institutions and their agreements with the bureau (协议管理)."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 
 from server.identity.roles import ADMIN_ROLES, Role
 from server.institutions import services

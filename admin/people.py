@@ -1,6 +1,6 @@
 """Residents, contracts, packages and the audit trail, as bureau and institution staff see them."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 
 from server.audit import services as audit
 from server.audit.schemas import AuditEventSchema, AuditQuerySchema

@@ -1,6 +1,6 @@
 """The bureau's region, its local rules (versioned by effective date) and the disease list."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 
 from server.identity.roles import ADMIN_ROLES, Role
 from server.regions import services

@@ -1,6 +1,6 @@
 """Teams, staff and memberships (人员管理), managed by each institution."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 
 from server.identity.roles import ADMIN_ROLES, Role
 from server.teams import services

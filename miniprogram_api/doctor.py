@@ -1,6 +1,6 @@
 """The family doctor's API (`/api/doctor/v1`): my teams' patients and their contracts."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 
 from server.contracts import services as contracts
 from server.contracts.schemas import ContractDetailSchema, ContractFilterSchema, ContractSchema

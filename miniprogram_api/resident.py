@@ -4,7 +4,7 @@ Sign-in through WeChat arrives with the resident-journey milestone; this bluepri
 takes the bearer tokens it will issue.
 """
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from server.web.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from server.contracts import services as contracts

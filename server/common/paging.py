@@ -10,6 +10,7 @@ from server.extensions import db
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000  # keeps OFFSET far inside BIGINT; deeper lists are filtered, not paged
 
 
 @dataclass(frozen=True)

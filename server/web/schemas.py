@@ -6,7 +6,7 @@ import functools
 from marshmallow import Schema, fields, validate
 
 from server.common import pii
-from server.common.paging import MAX_PER_PAGE, PageRequest
+from server.common.paging import MAX_PAGE, MAX_PER_PAGE, PageRequest
 
 # Marshmallow's default messages are English; residents and staff read Chinese.
 _FIELD_MESSAGES = {
@@ -40,7 +40,7 @@ class ErrorSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="页码应不小于1"))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error=f"页码应在1到{MAX_PAGE}之间"))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE,
                                                                         error=f"每页条数应在1到{MAX_PER_PAGE}之间"))
 
