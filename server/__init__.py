@@ -12,6 +12,7 @@ from server.common import pii, sqlite
 from server.config import Settings, check_production_safety, load_settings
 from server.extensions import api, db, migrate
 from server.identity.tokens import TokenService
+from server.web import access_log
 from server.web import errors as web_errors
 from server.web.schemas import ErrorSchema, localise_messages
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_health(app)
     _register_swagger_assets(app)
     web_errors.register(app)  # after the Api, so our shape replaces flask-smorest's
+    access_log.register(app)
 
     from server.cli import register_commands
     register_commands(app)

@@ -1,4 +1,8 @@
-"""Structured logging (structlog) with every line scrubbed of ID and phone numbers."""
+"""Structured logging (structlog) with every line scrubbed of ID and phone numbers.
+
+structlog events and stdlib records (werkzeug, SQLAlchemy, APScheduler) meet in one
+`ProcessorFormatter`, so the scrubbing step sees every line whichever library wrote it.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,37 +13,40 @@ import structlog
 from server.common import pii
 
 
-def _scrub_event(_logger, _method, event_dict: dict) -> dict:
+def _scrub(_logger, _method, event_dict: dict) -> dict:
     for key, value in list(event_dict.items()):
         if isinstance(value, str):
             event_dict[key] = pii.scrub(value)
     return event_dict
 
 
-class _ScrubbingFormatter(logging.Formatter):
-    """For records from libraries that log through stdlib (werkzeug, SQLAlchemy, APScheduler)."""
+_PRE_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
-    def format(self, record: logging.LogRecord) -> str:
-        return pii.scrub(super().format(record))
+
+def formatter(*, json: bool) -> logging.Formatter:
+    renderer = (structlog.processors.JSONRenderer(ensure_ascii=False) if json
+                else structlog.dev.ConsoleRenderer(colors=False))
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_PRE_CHAIN, structlog.stdlib.ExtraAdder()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, _scrub, renderer],
+    )
 
 
 def configure(*, json: bool, level: int = logging.INFO) -> None:
-    shared = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _scrub_event,
-    ]
-    renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer(
-        colors=False)
     structlog.configure(
-        processors=[*shared, renderer],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=False,
+        processors=[*_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(formatter(json=json))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

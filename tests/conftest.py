@@ -57,24 +57,26 @@ def app(settings):
 def _transaction(request, app):
     """Every test runs inside a transaction that is rolled back, so tests never see each other.
 
-    Use-case commits become savepoint releases on the one outer transaction.
+    Use-case commits become savepoint releases on the one outer transaction. No app
+    context stays pushed during the test, so each request gets its own, as in production.
     """
     if "no_db" in request.keywords:
         yield None
         return
     with app.app_context():
         connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", **SESSION_OPTIONS), scopefunc=lambda: 0)
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
+    outer = connection.begin()
+    original = db.session
+    db.session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint", **SESSION_OPTIONS),
+        scopefunc=lambda: 0)
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture

@@ -185,6 +185,8 @@ def build_world(app) -> World:
         "resident_2": make_wechat(a, (w.residents["R2"], Relation.SELF)),
     }
     db.session.commit()
+    # Detached with their values loaded, so a later request's rollback cannot expire them.
+    db.session.expunge_all()
     tokens = app.extensions["jiayi.tokens"]
     for who, account in w.accounts.items():
         if isinstance(account, WechatAccount):
