@@ -16,6 +16,20 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(scheduler_command)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduled jobs; exactly one such process may run per region (a lock enforces it)."""
+    from flask import current_app
+
+    from server.jobs import scheduler
+    try:
+        scheduler.run(current_app._get_current_object())
+    except scheduler.SchedulerAlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("seed-demo")

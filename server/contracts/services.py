@@ -1,16 +1,23 @@
 """Use cases for reading contracts and for ending them by decision of an institution or the bureau."""
 from __future__ import annotations
 
+from datetime import date
+
+import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit
 from server.common.paging import Page, PageRequest, paginate
+from server.common.timeutil import utcnow
+from server.common.types import UTCDateTime
 from server.common.uow import transaction
 from server.contracts.models import Contract, ContractEvent
 from server.contracts.states import ContractStatus
 from server.extensions import db
-from server.identity.roles import Actor, Role
+from server.identity.roles import SYSTEM_ACTOR, Actor, Role
 from server.identity.scoping import get_visible, require_role, scoped_select
+
+EXPIRY_REASON = "签约期满"
 
 
 def list_contracts(actor: Actor, page: PageRequest, *, status: ContractStatus | None = None,
@@ -45,3 +52,26 @@ def terminate_contract(actor: Actor, contract_id: int, reason: str) -> Contract:
         db.session.flush()
         db.session.refresh(contract, ["resident", "events"])
     return contract
+
+
+def expire_ended_contracts(today: date) -> int:
+    """Move every active contract whose period ended before `today` to expired, in SQL.
+
+    History rows and the state change are written by two set-based statements in one
+    transaction, so a run over a whole region never loads contracts into Python.
+    """
+    now = utcnow()
+    ended = sa.and_(Contract.status == ContractStatus.ACTIVE, Contract.period_end < today)
+    with transaction():
+        db.session.execute(sa.insert(ContractEvent).from_select(
+            ["contract_id", "from_status", "to_status", "reason", "at"],
+            sa.select(Contract.id, sa.literal(ContractStatus.ACTIVE, ContractEvent.from_status.type),
+                      sa.literal(ContractStatus.EXPIRED, ContractEvent.to_status.type),
+                      sa.literal(EXPIRY_REASON), sa.literal(now, UTCDateTime())).where(ended)))
+        count = db.session.execute(
+            sa.update(Contract).where(ended).values(status=ContractStatus.EXPIRED, ended_at=now,
+                                                    end_reason=EXPIRY_REASON, version=Contract.version + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if count:
+            audit.record(SYSTEM_ACTOR, "contract.expire", "contract", "*", {"count": count, "ended_before": str(today)})
+    return count
