@@ -1,6 +1,7 @@
 """The Jiayi platform: the app factory builds a Flask app from settings, binding everything."""
 from __future__ import annotations
 
+import json
 import os
 import sqlalchemy as sa
 from flask import Flask, jsonify, send_from_directory
@@ -86,7 +87,8 @@ class BoundedIntConverter(IntegerConverter):
 
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
-        return {}
+        # Keep Chinese readable in SQLite's JSON text (PostgreSQL's JSONB stores it natively).
+        return {"json_serializer": lambda value: json.dumps(value, ensure_ascii=False)}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 

@@ -42,9 +42,10 @@ class WechatAccount(IdMixin, TimestampMixin, PhoneMixin, db.Model):
     """A resident's WeChat identity (微信账号) in our mini-program, keyed by openid."""
 
     __tablename__ = "wechat_account"
+    __table_args__ = (sa.UniqueConstraint("appid", "openid"),)  # openids are per mini-program
 
     appid: Mapped[str] = mapped_column(sa.String(32))
-    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    openid: Mapped[str] = mapped_column(sa.String(64))
     unionid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     session_key: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     region_id: Mapped[int] = fk("region.id")

@@ -107,6 +107,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds tables; with foreign keys enforced, dropping a referenced
+            # table would cascade or fail. The pragma only works outside a transaction, so
+            # it goes straight to the driver connection (which runs in autocommit mode).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -91,7 +91,7 @@ class BenefitEnrolment(IdMixin, TimestampMixin, db.Model):
 
     resident_id: Mapped[int] = fk("resident.id")
     scheme: Mapped[BenefitScheme] = mapped_column(enum_column(BenefitScheme))
-    disease_code: Mapped[str] = mapped_column(sa.String(32))
+    disease_code: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("disease.code"))
     registration_no: Mapped[str] = mapped_column(sa.String(64), default="")
     valid_from: Mapped[date] = mapped_column(sa.Date)
     valid_to: Mapped[date | None] = mapped_column(sa.Date, nullable=True)

@@ -74,10 +74,11 @@ class Reading(IdMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("systolic_mmhg IS NULL OR diastolic_mmhg IS NULL OR systolic_mmhg > diastolic_mmhg",
                            name="systolic_above_diastolic"),
+        sa.UniqueConstraint("service_record_id"),  # one set of readings per service
         sa.Index("ix_reading_resident_measured", "resident_id", "measured_at"),
     )
 
-    service_record_id: Mapped[int] = fk("service_record.id", index=True)
+    service_record_id: Mapped[int] = fk("service_record.id", index=False)
     resident_id: Mapped[int] = fk("resident.id", index=False)
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     systolic_mmhg: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)

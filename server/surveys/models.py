@@ -30,10 +30,11 @@ class SurveyInvitation(IdMixin, TimestampMixin, db.Model):
     """An invitation to rate a served visit (满意度邀请); one response at most."""
 
     __tablename__ = "survey_invitation"
+    __table_args__ = (sa.UniqueConstraint("service_record_id"),)  # one invitation per served visit
 
     survey_id: Mapped[int] = fk("survey.id")
     contract_id: Mapped[int] = fk("contract.id")
-    service_record_id: Mapped[int | None] = fk("service_record.id", nullable=True)
+    service_record_id: Mapped[int | None] = fk("service_record.id", nullable=True, index=False)
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

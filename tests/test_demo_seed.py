@@ -1,0 +1,46 @@
+"""The demo region loads with realistic volume, valid identities, and working sign-ins."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from server.common import idcard
+from server.contracts.models import Contract
+from server.demo import seed
+from server.extensions import db
+from server.residents.models import Resident
+
+
+@pytest.fixture
+def demo(app):
+    return seed.seed_demo()
+
+
+def test_demo_region_has_the_promised_volume(demo):
+    assert demo.institutions >= 3 and demo.teams >= 6 and demo.staff >= 20 and demo.residents >= 2000
+    assert demo.service_records > demo.contracts > 0 and demo.readings and demo.prescriptions
+    assert demo.claims and demo.survey_responses
+    years = set(db.session.scalars(sa.select(Contract.period_year).distinct()))
+    assert {2025, 2026} <= years
+    assert seed.demo_already_loaded()
+    assert "bureau" in demo.describe()
+
+
+def test_demo_residents_have_valid_id_numbers_stored_encrypted(demo):
+    residents = db.session.scalars(sa.select(Resident).limit(200)).all()
+    assert all(idcard.is_valid(r.id_number) for r in residents)
+    raw = db.session.execute(sa.text("SELECT id_number FROM resident LIMIT 5")).scalars().all()
+    assert all(value.startswith("v1:") for value in raw)
+
+
+def test_demo_accounts_sign_in_as_printed(client, demo):
+    response = client.post("/api/admin/v1/auth/login", json={"username": "bureau", "password": seed.PASSWORD})
+    assert response.status_code == 200
+    token = response.get_json()["token"]
+    page = client.get("/api/admin/v1/contracts?per_page=5", headers={"Authorization": f"Bearer {token}"})
+    assert page.get_json()["total"] >= 2000
+
+
+def test_loading_twice_is_refused(demo):
+    with pytest.raises(seed.DemoAlreadyLoaded):
+        seed.seed_demo()
