@@ -5,6 +5,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 
 def main() -> None:
@@ -60,4 +61,5 @@ def demo_command(host: str, port: int, residents: int) -> None:
     else:
         click.echo(seed_demo(residents=residents).describe())
     click.echo(f"Jiayi 已启动: http://{host}:{port}/api/docs  (健康检查 /healthz, 就绪检查 /readyz)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Flask's CLI makes app.run() a no-op, so serve through werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
