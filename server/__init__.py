@@ -32,7 +32,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
-        JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         API_TITLE="家医 Jiayi",
         API_VERSION="v1",
@@ -50,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JIAYI_SETTINGS=settings,
     )
 
+    app.json.ensure_ascii = False  # Chinese messages stay readable on the wire
     logging_setup.configure(json=settings.log_json)
     pii.configure(settings.data_key)
     localise_messages()

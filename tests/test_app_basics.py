@@ -39,3 +39,8 @@ def test_unknown_path_gets_the_error_shape(client):
     assert response.status_code == 404
     body = response.get_json()
     assert body["code"] == "NOT_FOUND" and body["message"] and "details" in body
+
+
+def test_chinese_messages_are_sent_as_utf8_not_escaped(client):
+    response = client.get("/api/admin/v1/me")
+    assert "请先登录" in response.get_data(as_text=True)
