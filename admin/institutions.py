@@ -5,16 +5,12 @@ from server.web.blueprint import Blueprint
 from server.identity.roles import ADMIN_ROLES, Role
 from server.institutions import services
 from server.institutions.schemas import (
-    AgreementEventSchema, AgreementSchema, AgreementStatusChangeSchema, InstitutionFilterSchema, InstitutionSchema,
+    AgreementEventSchema, AgreementQuerySchema, AgreementSchema, AgreementStatusChangeSchema, InstitutionSchema,
 )
 from server.web.auth import current_actor, requires
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
 blp = Blueprint("admin_institutions", __name__, url_prefix="/api/admin/v1", description="机构与协议管理")
-
-
-class AgreementQuerySchema(PageArgsSchema, InstitutionFilterSchema):
-    pass
 
 
 @blp.route("/institutions")

@@ -5,24 +5,16 @@ from server.web.blueprint import Blueprint
 from server.audit import services as audit
 from server.audit.schemas import AuditEventSchema, AuditQuerySchema
 from server.contracts import services as contracts
-from server.contracts.schemas import ContractDetailSchema, ContractFilterSchema, ContractSchema, TerminateSchema
+from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema, TerminateSchema
 from server.identity.roles import ADMIN_ROLES, Role
 from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
 from server.residents import services as residents
-from server.residents.schemas import ResidentSchema, ResidentSearchArgsSchema, ResidentSummarySchema
+from server.residents.schemas import ResidentQuerySchema, ResidentSchema, ResidentSummarySchema
 from server.web.auth import current_actor, requires
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
 blp = Blueprint("admin_people", __name__, url_prefix="/api/admin/v1", description="参保人员、签约与审计")
-
-
-class ResidentQuerySchema(PageArgsSchema, ResidentSearchArgsSchema):
-    pass
-
-
-class ContractQuerySchema(PageArgsSchema, ContractFilterSchema):
-    pass
 
 
 @blp.route("/packages")

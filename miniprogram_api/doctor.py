@@ -3,24 +3,20 @@ from flask.views import MethodView
 from server.web.blueprint import Blueprint
 
 from server.contracts import services as contracts
-from server.contracts.schemas import ContractDetailSchema, ContractFilterSchema, ContractSchema
+from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema
 from server.identity.roles import Role
 from server.residents import services as residents
 from server.residents.schemas import ResidentSchema
 from server.web.auth import current_actor, requires
-from server.web.schemas import PageArgsSchema, page_schema, split_page
+from server.web.schemas import page_schema, split_page
 
 blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台")
-
-
-class PatientQuerySchema(PageArgsSchema, ContractFilterSchema):
-    pass
 
 
 @blp.route("/patients")
 class Patients(MethodView):
     @requires(Role.TEAM_MEMBER)
-    @blp.arguments(PatientQuerySchema, location="query")
+    @blp.arguments(ContractQuerySchema, location="query")
     @blp.response(200, page_schema(ContractSchema))
     def get(self, args):
         """My teams' contracts (one row per signed patient and period)."""

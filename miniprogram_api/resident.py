@@ -8,7 +8,7 @@ from server.web.blueprint import Blueprint
 from marshmallow import Schema, fields
 
 from server.contracts import services as contracts
-from server.contracts.schemas import ContractDetailSchema, ContractFilterSchema, ContractSchema
+from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema
 from server.identity.roles import Role
 from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
@@ -23,10 +23,6 @@ blp = Blueprint("mp_resident", __name__, url_prefix="/api/mp/v1", description="�
 class ResidentMeSchema(Schema):
     account_id = fields.Integer()
     family = fields.List(fields.Nested(FamilyMemberSchema), metadata={"description": "本人及已授权的家庭成员"})
-
-
-class ContractQuerySchema(PageArgsSchema, ContractFilterSchema):
-    pass
 
 
 @blp.route("/me")

@@ -6,12 +6,14 @@ T4. WeChat account W1 acts for R1 and R5, W2 for R2.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from server.common import idcard
 from server.contracts.models import Contract, ContractEvent
+from server.demo.catalogue import ZHANGZHOU_RULES
 from server.contracts.states import ContractStatus
 from server.extensions import db
 from server.identity.models import UserAccount, WechatAccount
@@ -36,19 +38,8 @@ def password_hash() -> str:
 
 def rules_kwargs(**overrides) -> dict:
     """Zhangzhou's numbers: 100 yuan = 20 personal + 40 public health + 40 insurance fund."""
-    values = dict(
-        effective_from=date(2024, 1, 1), document_no="漳医保〔2024〕1号",
-        fee_per_head_fen=10000, personal_share_fen=2000, public_health_share_fen=4000,
-        insurance_fund_share_fen=4000,
-        other_fund_populations=[{"code": "poverty_registered", "name": "原建档立卡贫困人口",
-                                 "fund": "poverty_top_up", "fund_name": "精准扶贫医疗叠加保险",
-                                 "until": "2022-12-31"}],
-        covered_disease_codes=["hypertension", "diabetes"],
-        grade_bands=[{"grade": "excellent", "min": "85"}, {"grade": "good", "min": "70"},
-                     {"grade": "pass", "min": "60"}, {"grade": "fail", "min": "0"}],
-        payout_ratios={"excellent": "1.00", "good": "0.90", "pass": "0.80", "fail": "score"},
-        prescription_standard_weeks=4, prescription_max_weeks=12, feedback_deadline_working_days=15,
-    )
+    values = {**copy.deepcopy(ZHANGZHOU_RULES), "effective_from": date(2024, 1, 1),
+              "document_no": "漳医保〔2024〕1号"}
     values.update(overrides)
     return values
 

@@ -6,7 +6,7 @@ from typing import Any
 from server.audit.models import AuditEvent
 from server.common import pii
 from server.extensions import db
-from server.common.paging import Page, PageRequest, paginate
+from server.common.paging import Page, PageRequest, paginate, where_given
 from server.identity.roles import Actor, Role
 from server.identity.scoping import require_role, scoped_select
 
@@ -32,10 +32,6 @@ def list_events(actor: Actor, page: PageRequest, *, entity_type: str | None = No
     """The region's audit trail, newest first; only bureau staff read it."""
     require_role(actor, Role.BUREAU_STAFF)
     stmt = scoped_select(AuditEvent, actor).order_by(AuditEvent.id.desc())
-    if entity_type is not None:
-        stmt = stmt.where(AuditEvent.entity_type == entity_type)
-    if entity_id is not None:
-        stmt = stmt.where(AuditEvent.entity_id == entity_id)
-    if action is not None:
-        stmt = stmt.where(AuditEvent.action == action)
+    stmt = where_given(stmt, (AuditEvent.entity_type, entity_type), (AuditEvent.entity_id, entity_id),
+                       (AuditEvent.action, action))
     return paginate(stmt, page)

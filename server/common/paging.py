@@ -32,3 +32,11 @@ def paginate(stmt: sa.Select, request: PageRequest) -> Page[Any]:
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.scalars(stmt.limit(request.per_page).offset((request.page - 1) * request.per_page)).all()
     return Page(items=list(rows), total=total or 0, page=request.page, per_page=request.per_page)
+
+
+def where_given(stmt: sa.Select, *conditions: tuple[Any, Any]) -> sa.Select:
+    """Add `column == value` for each optional filter the caller actually gave (not None)."""
+    for column, value in conditions:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt

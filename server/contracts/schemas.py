@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from server.contracts.states import ContractStatus
+from server.web.schemas import PageArgsSchema
 
 
 class ContractEventSchema(Schema):
@@ -45,7 +46,9 @@ class ContractDetailSchema(ContractSchema):
     events = fields.List(fields.Nested(ContractEventSchema))
 
 
-class ContractFilterSchema(Schema):
+class ContractQuerySchema(PageArgsSchema):
+    """Paging plus the contract filters, for every API that lists contracts."""
+
     status = fields.Enum(ContractStatus, by_value=True, load_default=None)
     period_year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100))
     resident_id = fields.Integer(load_default=None)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit
-from server.common.paging import Page, PageRequest, paginate
+from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.timeutil import utcnow
 from server.common.types import UTCDateTime
 from server.common.uow import transaction
@@ -23,12 +23,8 @@ EXPIRY_REASON = "签约期满"
 def list_contracts(actor: Actor, page: PageRequest, *, status: ContractStatus | None = None,
                    period_year: int | None = None, resident_id: int | None = None) -> Page[Contract]:
     stmt = scoped_select(Contract, actor).options(selectinload(Contract.resident)).order_by(Contract.id.desc())
-    if status is not None:
-        stmt = stmt.where(Contract.status == status)
-    if period_year is not None:
-        stmt = stmt.where(Contract.period_year == period_year)
-    if resident_id is not None:
-        stmt = stmt.where(Contract.resident_id == resident_id)
+    stmt = where_given(stmt, (Contract.status, status), (Contract.period_year, period_year),
+                       (Contract.resident_id, resident_id))
     return paginate(stmt, page)
 
 

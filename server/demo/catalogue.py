@@ -231,3 +231,18 @@ SURVEY_COMMENTS = (
     "电话随访时间能否提前告知。",
     "护士量血压很仔细。",
 )
+
+
+# Zhangzhou's local rules (漳州实施细则): 100 yuan = 20 personal + 40 public health + 40 fund,
+# the provincial grade bands and payout ratios, 4/12-week prescriptions, 15 working days.
+ZHANGZHOU_RULES = dict(
+    fee_per_head_fen=10000, personal_share_fen=2000, public_health_share_fen=4000, insurance_fund_share_fen=4000,
+    other_fund_populations=[{"code": "poverty_registered", "name": "原建档立卡贫困人口",
+                             "fund": "poverty_top_up", "fund_name": "精准扶贫医疗叠加保险", "until": "2022-12-31"}],
+    covered_disease_codes=["hypertension", "diabetes"],
+    grade_bands=[{"grade": "excellent", "min": "85"}, {"grade": "good", "min": "70"},
+                 {"grade": "pass", "min": "60"}, {"grade": "fail", "min": "0"}],
+    payout_ratios={"excellent": "1.00", "good": "0.90", "pass": "0.80", "fail": "score"},
+    prescription_standard_weeks=4, prescription_max_weeks=12, feedback_deadline_working_days=15,
+    appeal_window_working_days=10, assessment_start_mmdd="01-15", duplicate_benefit_policy="refuse",
+)

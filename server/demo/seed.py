@@ -321,18 +321,7 @@ def _rules(region_id: int, bureau_id: int) -> None:
                                                 (date(2026, 1, 1), "漳医保〔2026〕2号", "unused_items")):
         db.session.add(LocalRules(
             region_id=region_id, effective_from=effective_from, document_no=document_no,
-            fee_per_head_fen=10000, personal_share_fen=2000, public_health_share_fen=4000,
-            insurance_fund_share_fen=4000,
-            other_fund_populations=[{"code": "poverty_registered", "name": "原建档立卡贫困人口",
-                                     "fund": "poverty_top_up", "fund_name": "精准扶贫医疗叠加保险",
-                                     "until": "2022-12-31"}],
-            covered_disease_codes=["hypertension", "diabetes"],
-            grade_bands=[{"grade": "excellent", "min": "85"}, {"grade": "good", "min": "70"},
-                         {"grade": "pass", "min": "60"}, {"grade": "fail", "min": "0"}],
-            payout_ratios={"excellent": "1.00", "good": "0.90", "pass": "0.80", "fail": "score"},
-            prescription_standard_weeks=4, prescription_max_weeks=12, feedback_deadline_working_days=15,
-            appeal_window_working_days=10, assessment_start_mmdd="01-15", refund_after_service=refund,
-            duplicate_benefit_policy="refuse", created_by_account_id=bureau_id,
+            refund_after_service=refund, created_by_account_id=bureau_id, **cat.ZHANGZHOU_RULES,
         ))
     db.session.flush()
 

@@ -39,7 +39,7 @@ def inherit_scope(foreign_key, parent: type) -> Inherited:
 
 def visible(model: type, actor: Actor) -> ColumnElement[bool]:
     """The SQL condition selecting the rows of `model` that `actor` may see."""
-    scope = getattr(model, "__scope__", None)
+    scope: dict[Level, ScopeRule] | Inherited | None = getattr(model, "__scope__", None)
     if isinstance(scope, Inherited):
         return scope.foreign_key.in_(sa.select(scope.parent.id).where(visible(scope.parent, actor)))
     region_column = getattr(model, "__region_wide__", None)

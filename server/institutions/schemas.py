@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.institutions.models import AgreementStatus
+from server.web.schemas import PageArgsSchema
 
 
 class InstitutionSchema(Schema):
@@ -45,5 +46,5 @@ class AgreementEventSchema(Schema):
     at = fields.DateTime()
 
 
-class InstitutionFilterSchema(Schema):
+class AgreementQuerySchema(PageArgsSchema):
     institution_id = fields.Integer(load_default=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from server.audit import services as audit
-from server.common.paging import Page, PageRequest, paginate
+from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
@@ -46,9 +46,8 @@ def create_institution(actor: Actor, data: dict) -> Institution:
 
 
 def list_agreements(actor: Actor, page: PageRequest, institution_id: int | None = None) -> Page[Agreement]:
-    stmt = scoped_select(Agreement, actor).order_by(Agreement.id)
-    if institution_id is not None:
-        stmt = stmt.where(Agreement.institution_id == institution_id)
+    stmt = where_given(scoped_select(Agreement, actor).order_by(Agreement.id),
+                       (Agreement.institution_id, institution_id))
     return paginate(stmt, page)
 
 

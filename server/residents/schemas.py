@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from server.residents.models import BenefitScheme, Relation
-from server.web.schemas import MaskedIdNumber, MaskedPhone
+from server.web.schemas import MaskedIdNumber, MaskedPhone, PageArgsSchema
 
 
 class ConditionSchema(Schema):
@@ -40,7 +40,7 @@ class ResidentSchema(ResidentSummarySchema):
     benefits = fields.List(fields.Nested(BenefitSchema))
 
 
-class ResidentSearchArgsSchema(Schema):
+class ResidentQuerySchema(PageArgsSchema):
     id_number = fields.String(load_default=None, validate=validate.Length(equal=18, error="身份证号应为18位"),
                               metadata={"description": "按完整身份证号精确查找（不落日志）"})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=64))

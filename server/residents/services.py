@@ -6,7 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit
 from server.common import idcard, pii
-from server.common.paging import Page, PageRequest, paginate
+from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import ValidationFailed
 from server.extensions import db
@@ -23,8 +23,7 @@ def search_residents(actor: Actor, page: PageRequest, *, id_number: str | None =
         if not idcard.is_valid(id_number):
             raise ValidationFailed(details={"fields": {"id_number": "身份证号校验位不正确"}})
         stmt = stmt.where(Resident.id_number_hash == pii.blind_index(id_number))
-    if name is not None:
-        stmt = stmt.where(Resident.name == name)
+    stmt = where_given(stmt, (Resident.name, name))
     with transaction():
         result = paginate(stmt, page)
         if actor.is_staff:
