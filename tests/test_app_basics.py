@@ -27,6 +27,17 @@ def test_openapi_document_is_generated(client):
     assert "bearerAuth" in spec["components"]["securitySchemes"]
 
 
+def test_openapi_document_is_valid_and_documents_errors_and_roles(client):
+    from openapi_spec_validator import validate
+
+    spec = client.get("/api/openapi.json").get_json()
+    validate(spec)
+    operation = spec["paths"]["/api/admin/v1/contracts"]["get"]
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert set(operation["x-roles"]) == {"bureau_staff", "assessor", "institution_manager"}
+    assert "Error" in spec["components"]["schemas"]
+
+
 def test_interactive_docs_are_served_offline(client):
     page = client.get("/api/docs")
     assert page.status_code == 200

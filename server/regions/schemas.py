@@ -17,6 +17,12 @@ def _iso_date(value: str | None) -> None:
         raise ValidationError("日期格式应为 YYYY-MM-DD") from exc
 
 
+def _score_bound(value: Decimal) -> None:
+    # A plain function, so the OpenAPI document shows the decimal string rather than numeric bounds.
+    if not Decimal(0) <= value <= Decimal(100):
+        raise ValidationError("分数线应在0到100之间")
+
+
 _POSITIVE_FEN = validate.Range(min=0, max=10_000_000, error="金额（分）应在0到10000000之间")
 
 
@@ -45,8 +51,8 @@ class OtherFundPopulationSchema(Schema):
 
 class GradeBandSchema(Schema):
     grade = fields.String(required=True, validate=validate.OneOf(GRADES, error="等次应为 excellent/good/pass/fail"))
-    min = fields.Decimal(required=True, as_string=True,
-                         validate=validate.Range(min=Decimal(0), max=Decimal(100), error="分数线应在0到100之间"))
+    min = fields.Decimal(required=True, as_string=True, validate=_score_bound, metadata={
+        "type": "string", "format": "decimal", "description": "本等次最低分（含），0到100，十进制字符串"})
 
     @post_load
     def _as_json(self, data, **kwargs):
