@@ -1,6 +1,7 @@
 """The Jiayi platform: the app factory builds a Flask app from settings, binding everything."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     settings = settings or load_settings(app.instance_path)
     check_production_safety(settings)
+    settings = _with_development_keys(settings, app.instance_path)
 
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -75,6 +77,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     from server.cli import register_commands
     register_commands(app)
     return app
+
+
+def _with_development_keys(settings: Settings, instance_path: str) -> Settings:
+    """Outside production, a missing WeChat Pay key means: use the sandbox's key pair."""
+    if settings.env == "production" or settings.wechatpay_private_key_path:
+        return settings
+    from server.sandbox import keys
+    dev = keys.ensure(os.path.join(instance_path, "sandbox-keys"))
+    return dataclasses.replace(
+        settings, wechatpay_private_key_path=str(dev.merchant_private_key),
+        wechatpay_cert_serial=dev.merchant_serial(), wechatpay_public_key_path=str(dev.platform_public_key),
+        wechatpay_public_key_id=dev.platform_public_key_id)
 
 
 class BoundedIntConverter(IntegerConverter):

@@ -98,6 +98,8 @@ def check_production_safety(settings: Settings) -> None:
         problems.append("WECHAT_SECRET")
     if settings.wechatpay_apiv3_key == DEV_WECHATPAY_APIV3_KEY:
         problems.append("WECHATPAY_APIV3_KEY")
+    if not settings.wechatpay_private_key_path or not settings.wechatpay_public_key_path:
+        problems.append("WECHATPAY_PRIVATE_KEY_PATH / WECHATPAY_PUBLIC_KEY_PATH")
     if settings.database_url.startswith("sqlite"):
         problems.append("DATABASE_URL (SQLite is for development only)")
     if problems:

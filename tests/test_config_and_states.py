@@ -17,7 +17,8 @@ def test_development_defaults_are_refused_in_production(tmp_path):
     settings = dataclasses.replace(load_settings(str(tmp_path)), env="production")
     with pytest.raises(ConfigError) as refused:
         check_production_safety(settings)
-    for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "WECHAT_SECRET", "WECHATPAY_APIV3_KEY", "DATABASE_URL"):
+    for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "WECHAT_SECRET", "WECHATPAY_APIV3_KEY", "DATABASE_URL",
+                 "WECHATPAY_PRIVATE_KEY_PATH"):
         assert name in str(refused.value)
 
 
@@ -25,7 +26,9 @@ def test_production_starts_with_real_secrets(tmp_path):
     settings = dataclasses.replace(
         load_settings(str(tmp_path)), env="production", secret_key="s" * 48,
         data_key="cHJvZHVjdGlvbi1rZXktMzItYnl0ZXMtbG9uZy0hISE=", wechat_secret="w" * 32,
-        wechatpay_apiv3_key="k" * 32, database_url="postgresql+psycopg://jiayi@db/jiayi")
+        wechatpay_apiv3_key="k" * 32, database_url="postgresql+psycopg://jiayi@db/jiayi",
+        wechatpay_private_key_path="/etc/jiayi/wechatpay/apiclient_key.pem",
+        wechatpay_public_key_path="/etc/jiayi/wechatpay/pub_key.pem")
     check_production_safety(settings)
 
 
