@@ -23,6 +23,7 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     env: str
+    region_code: str
     secret_key: str
     data_key: str
     database_url: str
@@ -54,6 +55,8 @@ def load_settings(instance_path: str) -> Settings:
     default_db = "sqlite:///" + str(Path(instance_path) / "jiayi.sqlite")
     return Settings(
         env=_env("JIAYI_ENV", "development"),
+        # The pooling region this deployment serves: residents signing in belong to it.
+        region_code=_env("JIAYI_REGION_CODE", "350600"),
         secret_key=_env("SECRET_KEY", DEV_SECRET_KEY),
         data_key=_env("DATA_ENCRYPTION_KEY", DEV_DATA_KEY),
         database_url=_normalise_db_url(_env("DATABASE_URL", default_db)),

@@ -21,7 +21,7 @@ from server.identity.roles import Role
 from server.identity.services import hash_password, issue_resident_token
 from server.institutions.models import Agreement, AgreementEvent, AgreementStatus, Institution
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
-from server.regions.models import Disease, LocalRules, Region
+from server.regions.models import LocalRules, Region
 from server.residents.models import ChronicCondition, FamilyLink, Relation, Resident
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
 
@@ -147,9 +147,6 @@ class World:
 
 
 def build_world(app) -> World:
-    if not db.session.query(Disease).count():
-        add(Disease(code="hypertension", name="高血压", icd10_prefixes=["I10"]))
-        add(Disease(code="diabetes", name="糖尿病", icd10_prefixes=["E11"]))
     w = World()
     w.regions = {"A": make_region("350600", "漳州市"), "B": make_region("350200", "厦门市")}
     w.institutions = {"I1": make_institution(w.regions["A"], "芗城区石亭镇卫生院"),

@@ -42,7 +42,7 @@ from server.institutions.models import Agreement, AgreementEvent, AgreementStatu
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
 from server.payments.models import OrderStatus, PaymentOrder, Refund, RefundStatus
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
-from server.regions.models import Disease, LocalRules, Region
+from server.regions.models import LocalRules, Region
 from server.regions.rules import FeeSplit, fee_split, max_prescription_weeks, rules_in_force
 from server.residents.models import BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, Relation, Resident
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord, ServiceType
@@ -293,11 +293,6 @@ class Visit:
 def _region() -> int:
     region = Region(admdvs_code=cat.REGION_CODE, name=cat.REGION_NAME)
     db.session.add(region)
-    # The disease catalogue is shared by every region; another region may have brought it already.
-    for code, name, prefixes in (("hypertension", "高血压", ["I10", "I11", "I12", "I13", "I15"]),
-                                 ("diabetes", "糖尿病", ["E10", "E11", "E14"])):
-        if db.session.scalar(sa.select(Disease.id).where(Disease.code == code)) is None:
-            db.session.add(Disease(code=code, name=name, icd10_prefixes=prefixes))
     db.session.flush()
     return region.id
 

@@ -29,6 +29,8 @@ class Disease(IdMixin, db.Model):
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(64))
     icd10_prefixes: Mapped[list] = mapped_column(JSONType, default=list)
+    # National outpatient chronic/special disease codes (门诊慢特病病种代码), e.g. M03900.
+    opsp_codes: Mapped[list] = mapped_column(JSONType, default=list)
 
 
 class LocalRules(IdMixin, TimestampMixin, db.Model):

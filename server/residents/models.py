@@ -105,6 +105,9 @@ class Relation(str, enum.Enum):
     OTHER = "other"
 
 
+_LIVE_SELF = sa.text("relation = 'self' AND revoked_at IS NULL")
+
+
 class FamilyLink(IdMixin, TimestampMixin, db.Model):
     """A WeChat account's right to act for a resident (本人或家庭成员), with recorded consent."""
 
@@ -112,6 +115,9 @@ class FamilyLink(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.Index("uq_family_link_live", "wechat_account_id", "resident_id", unique=True,
                  sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+        # A person's own identity is bound to one WeChat account at a time.
+        sa.Index("uq_family_link_self", "resident_id", unique=True,
+                 sqlite_where=_LIVE_SELF, postgresql_where=_LIVE_SELF),
     )
 
     wechat_account_id: Mapped[int] = fk("wechat_account.id")
