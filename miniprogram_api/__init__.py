@@ -3,5 +3,11 @@ from __future__ import annotations
 
 
 def blueprints():
-    from miniprogram_api import doctor, resident
-    return [resident.blp, doctor.blp]
+    from miniprogram_api import care, doctor, resident, signing
+    return [resident.blp, signing.blp, care.blp, doctor.blp]
+
+
+def plain_blueprints():
+    """Blueprints outside the OpenAPI document: the WeChat Pay notification speaks WeChat's protocol."""
+    from miniprogram_api import notify
+    return [notify.blp]

@@ -12,8 +12,11 @@ from werkzeug.routing import IntegerConverter
 from server import logging_setup
 from server.common import pii, sqlite
 from server.config import Settings, check_production_safety, load_settings
-from server.extensions import api, db, migrate
+from flask_smorest import Api
+
+from server.extensions import db, migrate
 from server.identity.tokens import TokenService
+from server.integrations import registry
 from server.web import access_log
 from server.web import errors as web_errors
 from server.web.schemas import ErrorSchema, localise_messages
@@ -64,11 +67,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         sqlite.harden(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     app.url_map.converters["int"] = BoundedIntConverter
+    api = Api()
     api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
     app.extensions["jiayi.tokens"] = TokenService(settings.secret_key, settings.token_ttl_seconds)
+    registry.init_app(app, settings)
 
-    _register_blueprints()
+    _register_blueprints(app, api)
     _register_health(app)
     _register_swagger_assets(app)
     web_errors.register(app)  # after the Api, so our shape replaces flask-smorest's
@@ -106,11 +111,14 @@ def _engine_options(url: str) -> dict:
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 
-def _register_blueprints() -> None:
+def _register_blueprints(app: Flask, api: Api) -> None:
     from admin import blueprints as admin_blueprints
     from miniprogram_api import blueprints as mp_blueprints
+    from miniprogram_api import plain_blueprints
     for blueprint in (*mp_blueprints(), *admin_blueprints()):
         api.register_blueprint(blueprint)
+    for blueprint in plain_blueprints():
+        app.register_blueprint(blueprint)
 
 
 def _register_health(app: Flask) -> None:

@@ -32,6 +32,8 @@ class Settings:
     wechat_appid: str
     wechat_secret: str
     wechat_api_base: str
+    wechat_template_renewal: str
+    wechat_template_survey: str
     wechatpay_mchid: str
     wechatpay_private_key_path: str
     wechatpay_cert_serial: str
@@ -65,6 +67,9 @@ def load_settings(instance_path: str) -> Settings:
         wechat_appid=_env("WECHAT_APPID", "wx0000000000000000"),
         wechat_secret=_env("WECHAT_SECRET", DEV_WECHAT_SECRET),
         wechat_api_base=_env("WECHAT_API_BASE", "http://127.0.0.1:5100"),
+        # Subscribe-message templates chosen in the mini-program console.
+        wechat_template_renewal=_env("WECHAT_TEMPLATE_RENEWAL", "renewal-reminder-template"),
+        wechat_template_survey=_env("WECHAT_TEMPLATE_SURVEY", "survey-invitation-template"),
         wechatpay_mchid=_env("WECHATPAY_MCHID", "1900000001"),
         wechatpay_private_key_path=_env("WECHATPAY_PRIVATE_KEY_PATH", ""),
         wechatpay_cert_serial=_env("WECHATPAY_CERT_SERIAL", ""),

@@ -1,6 +1,8 @@
-"""The Flask extensions, created unbound here and bound in the app factory."""
+"""The Flask extensions, created unbound here and bound in the app factory.
+
+flask-smorest's `Api` holds one app's OpenAPI document, so the factory makes one per app.
+"""
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -23,4 +25,3 @@ class Base(DeclarativeBase):
 SESSION_OPTIONS = {"expire_on_commit": False}
 db = SQLAlchemy(model_class=Base, session_options=dict(SESSION_OPTIONS))  # it adds keys to the dict
 migrate = Migrate()
-api = Api()

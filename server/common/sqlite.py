@@ -1,8 +1,10 @@
 """SQLite as an honest embedded database: real transactions, foreign keys, WAL.
 
 Python's sqlite3 driver begins transactions lazily and breaks SAVEPOINT; letting
-SQLAlchemy emit BEGIN itself fixes both (the documented pysqlite recipe). SQLite also
-ignores foreign keys unless asked.
+SQLAlchemy emit BEGIN itself fixes both (the documented pysqlite recipe). BEGIN IMMEDIATE
+takes the write lock up front, so concurrent writers wait on the busy timeout instead of
+failing when a read transaction turns into a write. SQLite also ignores foreign keys
+unless asked.
 """
 from __future__ import annotations
 
@@ -25,4 +27,4 @@ def harden(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

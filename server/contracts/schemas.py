@@ -56,3 +56,81 @@ class ContractQuerySchema(PageArgsSchema):
 
 class TerminateSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
+
+
+class SignSchema(Schema):
+    resident_id = fields.Integer(required=True, metadata={"description": "本人或已添加的家庭成员"})
+    team_id = fields.Integer(required=True)
+    package_version_id = fields.Integer(required=True)
+    consent = fields.Boolean(required=True, metadata={"description": "同意签约服务协议"})
+    consent_version = fields.String(load_default="2026.1", validate=validate.Length(min=1, max=32))
+
+
+class RenewSchema(Schema):
+    consent = fields.Boolean(required=True)
+    consent_version = fields.String(load_default="2026.1", validate=validate.Length(min=1, max=32))
+
+
+class ChangeTeamSchema(Schema):
+    team_id = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=80, error="请填写2到80字的原因"))
+
+
+class ItemUsageSchema(Schema):
+    code = fields.Function(lambda u: u.item.code)
+    name = fields.Function(lambda u: u.item.name)
+    category = fields.Function(lambda u: u.item.category.value)
+    yearly_quantity = fields.Function(lambda u: u.item.yearly_quantity)
+    used = fields.Integer()
+    remaining = fields.Integer()
+
+
+class PaymentSchema(Schema):
+    out_trade_no = fields.String()
+    amount_fen = fields.Integer()
+    status = fields.Function(lambda o: o.status.value)
+    paid_at = fields.DateTime(allow_none=True)
+
+
+class RefundSchema(Schema):
+    out_refund_no = fields.String()
+    amount_fen = fields.Integer()
+    status = fields.Function(lambda r: r.status.value)
+    reason = fields.String()
+    succeeded_at = fields.DateTime(allow_none=True)
+
+
+class ContractViewSchema(Schema):
+    """A contract as its resident sees it: what of the package is used, and the money."""
+
+    contract = fields.Nested(ContractDetailSchema)
+    items = fields.List(fields.Nested(ItemUsageSchema))
+    payments = fields.List(fields.Nested(PaymentSchema))
+    refunds = fields.List(fields.Nested(RefundSchema))
+
+
+class OfferSchema(Schema):
+    package_id = fields.Function(lambda o: o.package.id)
+    package_code = fields.Function(lambda o: o.package.code)
+    package_name = fields.Function(lambda o: o.package.name)
+    package_version_id = fields.Function(lambda o: o.version.id)
+    eligible = fields.Boolean()
+    reasons = fields.Function(lambda o: [{"code": r.code, "message": r.message} for r in o.reasons])
+    fee_split = fields.Function(lambda o: {
+        "fee_per_head_fen": o.split.fee_per_head_fen, "personal_share_fen": o.split.personal_share_fen,
+        "public_health_share_fen": o.split.public_health_share_fen,
+        "insurance_fund_share_fen": o.split.insurance_fund_share_fen,
+        "personal_share_payer": o.split.personal_share_payer, "resident_pays_fen": o.split.resident_pays_fen})
+    items = fields.Function(lambda o: [{"code": i.code, "name": i.name, "category": i.category.value,
+                                        "yearly_quantity": i.yearly_quantity} for i in o.version.items])
+
+
+class PaymentParamsSchema(Schema):
+    """Pass `params` to wx.requestPayment as they are."""
+
+    out_trade_no = fields.String()
+    params = fields.Dict(metadata={"description": "timeStamp, nonceStr, package, signType, paySign"})

@@ -1,6 +1,7 @@
 """Use cases for reading contracts and for ending them by decision of an institution or the bureau."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
@@ -13,9 +14,11 @@ from server.common.types import UTCDateTime
 from server.common.uow import transaction
 from server.contracts.models import Contract, ContractEvent
 from server.contracts.states import ContractStatus
+from server.contracts.usage import ItemUsage, item_usage
 from server.extensions import db
 from server.identity.roles import SYSTEM_ACTOR, Actor, Role
 from server.identity.scoping import get_visible, require_role, scoped_select
+from server.payments.models import PaymentOrder, Refund
 
 EXPIRY_REASON = "签约期满"
 
@@ -71,3 +74,22 @@ def expire_ended_contracts(today: date) -> int:
         if count:
             audit.record(SYSTEM_ACTOR, "contract.expire", "contract", "*", {"count": count, "ended_before": str(today)})
     return count
+
+
+@dataclass(frozen=True)
+class ContractView:
+    """A contract with what of its package is used and the money paid and refunded."""
+
+    contract: Contract
+    items: list[ItemUsage]
+    payments: list[PaymentOrder]
+    refunds: list[Refund]
+
+
+def contract_view(actor: Actor, contract_id: int) -> ContractView:
+    contract = get_contract(actor, contract_id)
+    orders = list(db.session.scalars(sa.select(PaymentOrder).where(PaymentOrder.contract_id == contract.id)
+                                     .order_by(PaymentOrder.id)))
+    refunds = list(db.session.scalars(sa.select(Refund).where(
+        Refund.payment_order_id.in_([o.id for o in orders])).order_by(Refund.id))) if orders else []
+    return ContractView(contract, item_usage(contract), orders, refunds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from datetime import timedelta
 from contextlib import contextmanager
 from collections.abc import Iterator
 
@@ -15,10 +16,14 @@ import sqlalchemy as sa
 import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from server.common.timeutil import SHANGHAI, local_today
-from server.contracts import services as contracts
+from server.common.timeutil import SHANGHAI, local_today, utcnow
+from server.contracts import reminders, services as contracts
+from server.integrations import registry
+from server.payments import reconciliation
+from server.surveys import services as surveys
 from server.extensions import db
 
 log = structlog.get_logger(__name__)
@@ -31,13 +36,43 @@ class SchedulerAlreadyRunning(RuntimeError):
 
 def expire_contracts_job(app: Flask) -> None:
     with app.app_context():
-        count = contracts.expire_ended_contracts(local_today())
-        log.info("contracts_expired", count=count)
+        log.info("contracts_expired", count=contracts.expire_ended_contracts(local_today()))
+
+
+def settle_orders_job(app: Flask) -> None:
+    """Orders past their expiry or silent for minutes: query first, then activate or close."""
+    with app.app_context():
+        log.info("orders_settled", count=reconciliation.settle_open_orders(registry.wechatpay(), utcnow()))
+
+
+def reconcile_job(app: Flask) -> None:
+    """Yesterday's trade bill against every order and refund (WeChat publishes it after 10:00)."""
+    with app.app_context():
+        yesterday = local_today() - timedelta(days=1)
+        log.info("bill_reconciled", day=str(yesterday),
+                 differences=reconciliation.reconcile_day(registry.wechatpay(), yesterday))
+
+
+def renewal_reminders_job(app: Flask) -> None:
+    with app.app_context():
+        template = app.config["JIAYI_SETTINGS"].wechat_template_renewal
+        log.info("renewal_reminders", sent=reminders.send_renewal_reminders(registry.wechat(), local_today(),
+                                                                             template))
+
+
+def survey_invitations_job(app: Flask) -> None:
+    with app.app_context():
+        template = app.config["JIAYI_SETTINGS"].wechat_template_survey
+        log.info("survey_invitations", invited=surveys.invite_served_residents(registry.wechat(), utcnow(), template))
 
 
 JOBS = [
     # 00:10 China time: contracts whose period ended yesterday become expired.
     (expire_contracts_job, CronTrigger(hour=0, minute=10, timezone=SHANGHAI), "expire-contracts"),
+    (settle_orders_job, IntervalTrigger(minutes=2, timezone=SHANGHAI), "settle-orders"),
+    (reconcile_job, CronTrigger(hour=10, minute=30, timezone=SHANGHAI), "reconcile-bill"),
+    (renewal_reminders_job, CronTrigger(hour=9, minute=0, timezone=SHANGHAI), "renewal-reminders"),
+    (survey_invitations_job, CronTrigger(minute=15, timezone=SHANGHAI), "survey-invitations"),
 ]
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import UTCDateTime, enum_column
@@ -55,6 +55,9 @@ class Prescription(IdMixin, TimestampMixin, db.Model):
     source_institution_name: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
     source_prescription_no: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     external_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+    items: Mapped[list[PrescriptionItem]] = relationship(order_by="PrescriptionItem.id", viewonly=True)
+    dispensings: Mapped[list[Dispensing]] = relationship(order_by="Dispensing.dispensed_on", viewonly=True)
 
 
 class PrescriptionItem(IdMixin, db.Model):

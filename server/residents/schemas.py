@@ -49,3 +49,21 @@ class ResidentQuerySchema(PageArgsSchema):
 class FamilyMemberSchema(Schema):
     relation = fields.Enum(Relation, by_value=True)
     resident = fields.Nested(ResidentSummarySchema)
+
+
+class IdentitySchema(Schema):
+    """A real identity to bind, checked with the insurance platform."""
+
+    name = fields.String(required=True, validate=validate.Length(min=2, max=32, error="姓名应为2到32个字"))
+    id_number = fields.String(required=True, load_only=True,
+                              validate=validate.Regexp(r"^\d{17}[\dXx]$", error="身份证号应为18位"))
+    consent = fields.Boolean(required=True, metadata={"description": "本人（或监护人）同意授权查询参保信息"})
+
+
+class BindSelfSchema(IdentitySchema):
+    phone_code = fields.String(load_default=None, validate=validate.Length(min=1, max=128),
+                               metadata={"description": "getPhoneNumber 返回的 code（可选）"})
+
+
+class AddFamilySchema(IdentitySchema):
+    relation = fields.Enum(Relation, by_value=True, required=True)

@@ -6,13 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import UTCDateTime, enum_column
 from server.extensions import db
 from server.identity.roles import Level
 from server.identity.scoping import inherit_scope
+from server.packages.models import PackageItem
+from server.teams.models import Staff
 
 
 class ServiceType(str, enum.Enum):
@@ -65,6 +67,10 @@ class ServiceRecord(IdMixin, TimestampMixin, db.Model):
     confirmation: Mapped[Confirmation] = mapped_column(enum_column(Confirmation), default=Confirmation.PENDING)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     dispute_reason: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    item: Mapped[PackageItem] = relationship(viewonly=True)
+    staff: Mapped[Staff] = relationship(viewonly=True)
+    reading: Mapped[Reading | None] = relationship(viewonly=True, uselist=False)
 
 
 class Reading(IdMixin, db.Model):

@@ -40,3 +40,30 @@ class StaffSchema(Schema):
 
 class MembershipEndSchema(Schema):
     left_on = fields.Date(required=True)
+
+
+class TeamMemberCardSchema(Schema):
+    name = fields.String()
+    kind = fields.Enum(StaffKind, by_value=True)
+    title = fields.String()
+    is_leader = fields.Boolean()
+
+
+class TeamCardSchema(Schema):
+    """A team as residents choose one: where, who, what they do, places left."""
+
+    id = fields.Integer()
+    name = fields.String()
+    institution_id = fields.Integer()
+    institution_name = fields.String()
+    address = fields.String()
+    distance_km = fields.Float(allow_none=True)
+    specialities = fields.List(fields.String())
+    capacity = fields.Integer()
+    places_left = fields.Integer()
+    members = fields.List(fields.Nested(TeamMemberCardSchema))
+
+
+class TeamBrowseArgsSchema(Schema):
+    lat = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))

@@ -1,18 +1,22 @@
 """Use cases for teams, staff and memberships, run by institution managers."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 
 from server.audit import services as audit
 from server.common.paging import Page, PageRequest, paginate
+from server.common.timeutil import local_today
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
 from server.identity.scoping import get_visible, require_role, scoped_select
-from server.institutions.models import Institution
+from server.contracts.eligibility import signed_counts
+from server.institutions.models import Agreement, AgreementStatus, Institution
 from server.teams.models import Staff, Team, TeamMembership
 
 
@@ -90,3 +94,64 @@ def end_membership(actor: Actor, team_id: int, membership_id: int, left_on: date
         membership.left_on = left_on
         audit.record(actor, "team.member_end", "team", team_id, {"membership_id": membership_id})
     return membership
+
+
+@dataclass(frozen=True)
+class TeamCard:
+    id: int
+    name: str
+    institution_id: int
+    institution_name: str
+    address: str
+    distance_km: float | None
+    specialities: list[str]
+    capacity: int
+    places_left: int
+    members: list[dict]
+
+
+def browse_teams(actor: Actor, page: PageRequest, *, lat: float | None = None, lng: float | None = None,
+                 on: date | None = None) -> Page[TeamCard]:
+    """Teams of the region's institutions under an active agreement, nearest first when located."""
+    year = (on or local_today()).year
+    stmt = (sa.select(Team, Institution).join(Institution, Team.institution_id == Institution.id)
+            .join(Agreement, sa.and_(Agreement.institution_id == Institution.id,
+                                     Agreement.status == AgreementStatus.ACTIVE))
+            .where(Team.region_id == actor.region_id, Team.is_active.is_(True)))
+    if lat is not None and lng is not None:
+        # Squared degrees rank well enough within one region; the card shows real kilometres.
+        stmt = stmt.order_by(sa.func.coalesce(
+            (Institution.latitude - lat) * (Institution.latitude - lat)
+            + (Institution.longitude - lng) * (Institution.longitude - lng), 1e9), Team.id)
+    else:
+        stmt = stmt.order_by(Team.id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.session.execute(stmt.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    team_ids = [team.id for team, _ in rows]
+    members, signed = _members_of(team_ids), signed_counts(team_ids, year)
+    cards = [TeamCard(team.id, team.name, institution.id, institution.name, institution.address,
+                      _distance_km(lat, lng, institution), list(team.specialities), team.capacity,
+                      max(team.capacity - signed.get(team.id, 0), 0), members.get(team.id, []))
+             for team, institution in rows]
+    return Page(cards, total, page.page, page.per_page)
+
+
+def _members_of(team_ids: list[int]) -> dict[int, list[dict]]:
+    rows = db.session.execute(
+        sa.select(TeamMembership.team_id, TeamMembership.is_leader, Staff.name, Staff.kind, Staff.title)
+        .join(Staff, Staff.id == TeamMembership.staff_id)
+        .where(TeamMembership.team_id.in_(team_ids), TeamMembership.left_on.is_(None))
+        .order_by(TeamMembership.team_id, TeamMembership.is_leader.desc(), Staff.id)).all()
+    members: dict[int, list[dict]] = {}
+    for team_id, is_leader, name, kind, title in rows:
+        members.setdefault(team_id, []).append({"name": name, "kind": kind, "title": title, "is_leader": is_leader})
+    return members
+
+
+def _distance_km(lat: float | None, lng: float | None, institution: Institution) -> float | None:
+    if None in (lat, lng, institution.latitude, institution.longitude):
+        return None
+    phi1, phi2 = math.radians(lat), math.radians(institution.latitude)
+    dphi, dlmb = phi2 - phi1, math.radians(institution.longitude - lng)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return round(6371 * 2 * math.asin(math.sqrt(a)), 1)

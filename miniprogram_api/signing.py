@@ -1,0 +1,174 @@
+"""The resident's way to a contract: WeChat sign-in, identity, family, teams, packages, signing, paying."""
+from flask import current_app, request
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from server.contracts import eligibility, services as contracts, signing
+from server.contracts.schemas import (
+    CancelSchema, ChangeTeamSchema, ContractSchema, ContractViewSchema, OfferSchema, PaymentParamsSchema,
+    RenewSchema, SignSchema,
+)
+from server.identity import wechat_signin
+from server.identity.roles import Role
+from server.integrations import registry
+from server.payments import services as payments
+from server.residents import binding
+from server.residents.schemas import AddFamilySchema, BindSelfSchema, FamilyMemberSchema
+from server.teams import services as teams
+from server.teams.schemas import TeamBrowseArgsSchema, TeamCardSchema
+from server.web.auth import client_ip, current_actor, requires, token_service
+from server.web.blueprint import Blueprint
+from server.web.idempotent import idempotent
+from server.web.schemas import PageArgsSchema, page_schema, split_page
+
+blp = Blueprint("mp_signing", __name__, url_prefix="/api/mp/v1", description="居民端：登录、绑定与签约")
+
+
+class WechatLoginSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                         metadata={"description": "wx.login 返回的 code"})
+
+
+class ResidentTokenSchema(Schema):
+    token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    account_id = fields.Integer()
+    bound = fields.Boolean(metadata={"description": "是否已绑定本人身份"})
+
+
+class TeamQuerySchema(PageArgsSchema, TeamBrowseArgsSchema):
+    pass
+
+
+@blp.route("/auth/wechat-login")
+class WechatLogin(MethodView):
+    @blp.arguments(WechatLoginSchema)
+    @blp.response(200, ResidentTokenSchema)
+    def post(self, data):
+        """Sign in with the code from wx.login; returns a bearer token."""
+        settings = current_app.config["JIAYI_SETTINGS"]
+        session = wechat_signin.sign_in(registry.wechat(), token_service(), settings.region_code, data["code"],
+                                        ip=client_ip(), user_agent=request.headers.get("User-Agent"))
+        return {"token": session.token, "token_type": "Bearer", "expires_in": session.expires_in,
+                "account_id": session.account_id, "bound": session.bound}
+
+
+@blp.route("/me/identity")
+class MyIdentity(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.arguments(BindSelfSchema)
+    @blp.response(201, FamilyMemberSchema)
+    def post(self, data):
+        """Bind my real identity (checked with the insurance platform) and, optionally, my phone."""
+        region_code = current_app.config["JIAYI_SETTINGS"].region_code
+        verified = binding.verify_with_platform(registry.insurance(), region_code, name=data["name"],
+                                                id_number=data["id_number"])
+        phone = registry.wechat().phone_number(data["phone_code"]) if data["phone_code"] else None
+        return binding.bind_self(current_actor(), verified, phone=phone, consent=data["consent"])
+
+
+@blp.route("/me/family")
+class MyFamily(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.arguments(AddFamilySchema)
+    @blp.response(201, FamilyMemberSchema)
+    def post(self, data):
+        """Add a family member to act for, after the same insurance check and with their consent."""
+        region_code = current_app.config["JIAYI_SETTINGS"].region_code
+        verified = binding.verify_with_platform(registry.insurance(), region_code, name=data["name"],
+                                                id_number=data["id_number"])
+        return binding.add_family_member(current_actor(), verified, relation=data["relation"],
+                                         consent=data["consent"])
+
+
+@blp.route("/me/family/<int:resident_id>")
+class MyFamilyMember(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.response(204)
+    def delete(self, resident_id):
+        """Stop acting for a family member."""
+        binding.remove_family_member(current_actor(), resident_id)
+
+
+@blp.route("/teams")
+class Teams(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.arguments(TeamQuerySchema, location="query")
+    @blp.response(200, page_schema(TeamCardSchema))
+    def get(self, args):
+        """Teams to sign with, nearest first when lat/lng are given, with places left."""
+        page, filters = split_page(args)
+        return teams.browse_teams(current_actor(), page, **filters)
+
+
+@blp.route("/residents/<int:resident_id>/offers")
+class Offers(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.response(200, OfferSchema(many=True))
+    def get(self, resident_id):
+        """Packages this person may sign, with the fee split (what they pay, what the funds pay)."""
+        return eligibility.offers_for(current_actor(), resident_id)
+
+
+@blp.route("/contracts/sign")
+class Sign(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.arguments(SignSchema)
+    @blp.response(201, ContractSchema)
+    def post(self, data):
+        """Sign with a team for a package; the contract waits for the personal share."""
+        return signing.sign(current_actor(), **data)
+
+
+@blp.route("/contracts/<int:contract_id>/view")
+class ContractView(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.response(200, ContractViewSchema)
+    def get(self, contract_id):
+        """My contract with package items used and remaining this year, payments and refunds."""
+        return contracts.contract_view(current_actor(), contract_id)
+
+
+@blp.route("/contracts/<int:contract_id>/payment")
+class Payment(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.response(201, PaymentParamsSchema)
+    def post(self, contract_id):
+        """Create the WeChat Pay order for the personal share; returns wx.requestPayment parameters."""
+        return payments.start_payment(current_actor(), registry.wechatpay(), contract_id)
+
+
+@blp.route("/contracts/<int:contract_id>/renew")
+class Renew(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.arguments(RenewSchema)
+    @blp.response(201, ContractSchema)
+    def post(self, data, contract_id):
+        """Renew for the next year with the same team and package."""
+        return signing.renew(current_actor(), contract_id, **data)
+
+
+@blp.route("/contracts/<int:contract_id>/change-team")
+class ChangeTeam(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.arguments(ChangeTeamSchema)
+    @blp.response(201, ContractSchema)
+    def post(self, data, contract_id):
+        """Move to another team for the rest of the period, with a reason."""
+        return signing.change_team(current_actor(), contract_id, **data)
+
+
+@blp.route("/contracts/<int:contract_id>/cancel")
+class Cancel(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.arguments(CancelSchema)
+    @blp.response(200, ContractSchema)
+    def post(self, data, contract_id):
+        """Cancel; refunds follow the region's rules (in full before any service)."""
+        return signing.cancel(current_actor(), registry.wechatpay(), contract_id, reason=data["reason"])
