@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from server.common import idcard
+from server.common.timeutil import local_today
 from server.contracts.models import Contract, ContractEvent
 from server.demo.catalogue import ZHANGZHOU_RULES
 from server.contracts.states import ContractStatus
@@ -23,6 +24,8 @@ from server.institutions.models import Agreement, AgreementEvent, AgreementStatu
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
 from server.regions.models import LocalRules, Region
 from server.residents.models import ChronicCondition, FamilyLink, Relation, Resident
+from server.servicerecords.models import ServiceRecord, ServiceType
+from server.surveys.models import Survey, SurveyInvitation
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
 
 PASSWORD = "Test@2026"
@@ -98,7 +101,8 @@ def make_resident(region: Region, name: str, born: date = date(1960, 5, 17)) -> 
 
 
 def make_contract(resident: Resident, team: Team, doctor: Staff, version: PackageVersion,
-                  status: ContractStatus = ContractStatus.ACTIVE, year: int = 2026) -> Contract:
+                  status: ContractStatus = ContractStatus.ACTIVE, year: int | None = None) -> Contract:
+    year = year or local_today().year
     rules = db.session.query(LocalRules).filter_by(region_id=resident.region_id).first()
     now = datetime(year, 1, 5, 2, 0, tzinfo=timezone.utc)
     contract = add(Contract(
@@ -112,6 +116,21 @@ def make_contract(resident: Resident, team: Team, doctor: Staff, version: Packag
     add(ContractEvent(contract_id=contract.id, from_status=ContractStatus.PENDING_PAYMENT,
                       to_status=status, at=now))
     return contract
+
+
+def make_served_visit(contract: Contract) -> tuple[ServiceRecord, SurveyInvitation]:
+    """A follow-up a week ago, waiting for the resident's confirmation, and its survey invitation."""
+    item = db.session.query(PackageItem).filter_by(package_version_id=contract.package_version_id).first()
+    served = datetime.now(timezone.utc) - timedelta(days=7)
+    record = add(ServiceRecord(contract_id=contract.id, package_item_id=item.id, resident_id=contract.resident_id,
+                               region_id=contract.region_id, institution_id=contract.institution_id,
+                               team_id=contract.team_id, staff_id=contract.doctor_staff_id,
+                               service_type=ServiceType.CLINIC, served_at=served, served_on=served.date()))
+    survey = db.session.query(Survey).filter_by(region_id=contract.region_id).first() or add(
+        Survey(region_id=contract.region_id, name="家庭医生签约服务满意度调查"))
+    invitation = add(SurveyInvitation(survey_id=survey.id, contract_id=contract.id, service_record_id=record.id,
+                                      invited_at=served, expires_at=served + timedelta(days=14)))
+    return record, invitation
 
 
 def make_account(role: Role, region: Region, *, institution: Institution | None = None,
@@ -139,6 +158,8 @@ class World:
     residents: dict[str, Resident] = field(default_factory=dict)
     contracts: dict[str, Contract] = field(default_factory=dict)
     packages: dict[str, PackageVersion] = field(default_factory=dict)
+    records: dict[str, ServiceRecord] = field(default_factory=dict)
+    invitations: dict[str, SurveyInvitation] = field(default_factory=dict)
     accounts: dict[str, UserAccount | WechatAccount] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -162,6 +183,7 @@ def build_world(app) -> World:
         resident = make_resident(w.regions[region_key], name)
         w.residents[key] = resident
         w.contracts[key] = make_contract(resident, w.teams[team_key], w.doctors[team_key], w.packages[region_key])
+        w.records[key], w.invitations[key] = make_served_visit(w.contracts[key])
     a = w.regions["A"]
     w.accounts = {
         "bureau": make_account(Role.BUREAU_STAFF, a),

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from server.common.timeutil import local_today
 from server.contracts.states import ContractStatus
 from server.extensions import db
 from tests.factories import make_contract
 
 
-def _second_contract(world, status, year=2026):
+def _second_contract(world, status, year=None):
     resident = world.residents["R1"]
     db.session.add(resident)
     return make_contract(resident, world.teams["T2"], world.doctors["T2"], world.packages["A"], status=status,
@@ -29,4 +30,4 @@ def test_ended_contracts_do_not_hold_the_place(world, status):
 
 
 def test_the_next_period_may_be_signed_while_this_one_runs(world):
-    assert _second_contract(world, ContractStatus.PENDING_PAYMENT, year=2027).id
+    assert _second_contract(world, ContractStatus.PENDING_PAYMENT, year=local_today().year + 1).id

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from server.audit.models import AuditEvent
+from server.common.timeutil import local_today
 from server.contracts import services
 from server.contracts.models import Contract, ContractEvent
 from server.contracts.states import ContractStatus
@@ -14,9 +15,10 @@ from server.jobs import scheduler
 
 
 def test_active_contracts_past_their_period_expire_once(world):
-    assert services.expire_ended_contracts(date(2026, 12, 31)) == 0
-    assert services.expire_ended_contracts(date(2027, 1, 1)) == 5
-    assert services.expire_ended_contracts(date(2027, 1, 1)) == 0
+    year = local_today().year
+    assert services.expire_ended_contracts(date(year, 12, 31)) == 0
+    assert services.expire_ended_contracts(date(year + 1, 1, 1)) == 5
+    assert services.expire_ended_contracts(date(year + 1, 1, 1)) == 0
     contract = db.session.get(Contract, world.contracts["R1"].id)
     assert contract.status is ContractStatus.EXPIRED and contract.end_reason == services.EXPIRY_REASON
     last = db.session.query(ContractEvent).filter_by(contract_id=contract.id).order_by(ContractEvent.id.desc()).first()

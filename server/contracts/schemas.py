@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from server.contracts.states import ContractStatus
-from server.web.schemas import PageArgsSchema
+from server.web.schemas import PageArgsSchema, consent_field
 
 
 class ContractEventSchema(Schema):
@@ -62,12 +62,12 @@ class SignSchema(Schema):
     resident_id = fields.Integer(required=True, metadata={"description": "本人或已添加的家庭成员"})
     team_id = fields.Integer(required=True)
     package_version_id = fields.Integer(required=True)
-    consent = fields.Boolean(required=True, metadata={"description": "同意签约服务协议"})
+    consent = consent_field("同意签约服务协议")
     consent_version = fields.String(load_default="2026.1", validate=validate.Length(min=1, max=32))
 
 
 class RenewSchema(Schema):
-    consent = fields.Boolean(required=True)
+    consent = consent_field("同意续签签约服务协议")
     consent_version = fields.String(load_default="2026.1", validate=validate.Length(min=1, max=32))
 
 

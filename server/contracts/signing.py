@@ -48,14 +48,15 @@ def sign(actor: Actor, *, resident_id: int, team_id: int, package_version_id: in
     return contract
 
 
-def renew(actor: Actor, contract_id: int, *, consent: bool, consent_version: str) -> Contract:
+def renew(actor: Actor, contract_id: int, *, consent: bool, consent_version: str,
+          today: date | None = None) -> Contract:
     """Sign the next year with the same team and package (one step)."""
     require_role(actor, Role.RESIDENT)
     if not consent:
         raise RuleViolation("须同意签约服务协议后方可续约", code="CONSENT_REQUIRED")
+    today = today or local_today()
     with transaction():
         current = get_visible(Contract, contract_id, actor)
-        today = local_today()
         if current.status not in (ContractStatus.ACTIVE, ContractStatus.EXPIRED):
             raise RuleViolation("只有履约中或已到期的签约可以续约", code="RENEWAL_NOT_ALLOWED")
         if (current.period_end - today).days > RENEWAL_OPENS_DAYS_BEFORE_END:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -58,6 +58,14 @@ class Prescription(IdMixin, TimestampMixin, db.Model):
 
     items: Mapped[list[PrescriptionItem]] = relationship(order_by="PrescriptionItem.id", viewonly=True)
     dispensings: Mapped[list[Dispensing]] = relationship(order_by="Dispensing.dispensed_on", viewonly=True)
+
+    @property
+    def next_refill_on(self) -> date | None:
+        """The day the last supply runs out: each filling of a long-term script supplies `weeks`."""
+        if self.status is not PrescriptionStatus.ACTIVE:
+            return None
+        last = max((d.dispensed_on for d in self.dispensings), default=self.issued_on)
+        return last + timedelta(weeks=self.weeks)
 
 
 class PrescriptionItem(IdMixin, db.Model):

@@ -2,7 +2,6 @@
 from marshmallow import Schema, fields
 
 from server.prescriptions.models import PrescriptionStatus
-from server.prescriptions.services import next_refill_on
 from server.web.schemas import PageArgsSchema
 
 
@@ -31,7 +30,7 @@ class PrescriptionSchema(Schema):
     source_prescription_no = fields.String(allow_none=True)
     items = fields.List(fields.Nested(PrescriptionItemSchema))
     dispensings = fields.List(fields.Nested(DispensingSchema))
-    next_refill_on = fields.Function(next_refill_on, metadata={"description": "预计下次取药日期"})
+    next_refill_on = fields.Date(allow_none=True, metadata={"description": "预计下次取药日期"})
 
 
 class PrescriptionQuerySchema(PageArgsSchema):

@@ -1,8 +1,6 @@
 """Reading long-term prescriptions, with their drugs, dispensings and next refill date."""
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from sqlalchemy.orm import selectinload
 
 from server.common.paging import Page, PageRequest, paginate, where_given
@@ -17,12 +15,3 @@ def list_prescriptions(actor: Actor, page: PageRequest, *, resident_id: int | No
             .options(selectinload(Prescription.items), selectinload(Prescription.dispensings))
             .order_by(Prescription.issued_on.desc(), Prescription.id.desc()))
     return paginate(where_given(stmt, (Prescription.resident_id, resident_id), (Prescription.status, status)), page)
-
-
-def next_refill_on(prescription: Prescription) -> date | None:
-    """The day the last supply runs out: a long-term script supplies `weeks` at each filling."""
-    if prescription.status is not PrescriptionStatus.ACTIVE:
-        return None
-    last = max((d.dispensed_on for d in prescription.dispensings), default=prescription.issued_on)
-    return last + timedelta(weeks=prescription.weeks)
-

@@ -16,7 +16,7 @@ from server.audit import services as audit
 from server.common import idcard, pii
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
-from server.errors import Conflict, RuleViolation, ValidationFailed
+from server.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from server.extensions import db
 from server.identity.models import WechatAccount
 from server.identity.roles import Actor, Role
@@ -91,8 +91,10 @@ def remove_family_member(actor: Actor, resident_id: int) -> None:
     require_role(actor, Role.RESIDENT)
     with transaction():
         link = _live_link(actor.account_id, resident_id=resident_id)
-        if link is None or link.relation is Relation.SELF:
-            raise RuleViolation("只能移除已添加的家庭成员", code="FAMILY_MEMBER_NOT_FOUND")
+        if link is None:
+            raise NotFound()
+        if link.relation is Relation.SELF:
+            raise RuleViolation("本人身份不能移除", code="CANNOT_REMOVE_SELF")
         link.revoked_at = utcnow()
         audit.record(actor, "resident.remove_family", "resident", resident_id)
 

@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from server.residents.models import BenefitScheme, Relation
-from server.web.schemas import MaskedIdNumber, MaskedPhone, PageArgsSchema
+from server.web.schemas import MaskedIdNumber, MaskedPhone, PageArgsSchema, consent_field
 
 
 class ConditionSchema(Schema):
@@ -57,7 +57,7 @@ class IdentitySchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=32, error="姓名应为2到32个字"))
     id_number = fields.String(required=True, load_only=True,
                               validate=validate.Regexp(r"^\d{17}[\dXx]$", error="身份证号应为18位"))
-    consent = fields.Boolean(required=True, metadata={"description": "本人（或监护人）同意授权查询参保信息"})
+    consent = consent_field("本人（或监护人）同意授权查询参保信息")
 
 
 class BindSelfSchema(IdentitySchema):

@@ -65,7 +65,7 @@ class WechatSandbox:
         self._state = _State()
         self._lock = threading.Lock()
 
-    def blueprint(self) -> Blueprint:
+    def blueprints(self) -> list[Blueprint]:
         bp = Blueprint("sandbox_wechat", __name__)
         bp.before_request(self._inject_fault)
         bp.get("/sns/jscode2session")(self._code_to_session)
@@ -78,7 +78,7 @@ class WechatSandbox:
         bp.get("/sandbox/wechat/messages")(self._admin_messages)
         bp.post("/sandbox/wechat/fault")(self._admin_fault)
         bp.get("/sandbox/wechat/stats")(self._admin_stats)
-        return bp
+        return [bp]
 
     # --- WeChat's API -----------------------------------------------------------------------
 

@@ -74,3 +74,8 @@ class MaskedIdNumber(fields.String):
 class MaskedPhone(fields.String):
     def _serialize(self, value, attr, obj, **kwargs):
         return pii.mask_phone(value)
+
+
+def consent_field(description: str) -> fields.Boolean:
+    """Consent is a JSON `true` or `false`, never a string such as "yes" that merely looks true."""
+    return fields.Boolean(required=True, truthy={True}, falsy={False}, metadata={"description": description})
