@@ -18,6 +18,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(scheduler_command)
+    from server.sandbox.cli import sandbox_command
+    app.cli.add_command(sandbox_command)
 
 
 @click.command("scheduler")

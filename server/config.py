@@ -45,6 +45,8 @@ class Settings:
     insurance_api_base: str
     insurance_fixmedins_code: str
     insurance_opter_no: str
+    insurance_fixmedins_name: str
+    insurance_opter_name: str
     redis_url: str
 
 
@@ -81,6 +83,8 @@ def load_settings(instance_path: str) -> Settings:
         insurance_api_base=_env("INSURANCE_API_BASE", "http://127.0.0.1:5100"),
         insurance_fixmedins_code=_env("INSURANCE_FIXMEDINS_CODE", "H35060000001"),
         insurance_opter_no=_env("INSURANCE_OPTER_NO", "JIAYI"),
+        insurance_fixmedins_name=_env("INSURANCE_FIXMEDINS_NAME", "家医签约服务平台"),
+        insurance_opter_name=_env("INSURANCE_OPTER_NAME", "家医平台"),
         redis_url=_env("REDIS_URL", ""),
     )
 

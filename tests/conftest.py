@@ -17,6 +17,11 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from server import create_app
 from server.config import load_settings, _normalise_db_url
 from server.extensions import SESSION_OPTIONS, db
+from server.sandbox import keys
+from server.sandbox.cli import config_from_settings
+from server.sandbox.config import SandboxConfig
+from server.sandbox.server import SandboxServer
+from tests.live import free_port
 
 
 def _test_database_url(tmp_path_factory) -> str:
@@ -36,11 +41,43 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+SANDBOX_TIME_SCALE = 0.01  # WeChat Pay's 15-second notification retry becomes 0.15 s
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory):
+def keys_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("sandbox-keys")
+
+
+@pytest.fixture(scope="session")
+def sandbox_config(tmp_path_factory, keys_dir) -> SandboxConfig:
+    base = load_settings(str(tmp_path_factory.mktemp("sandbox-instance")))
+    return dataclasses.replace(config_from_settings(base, keys_dir), time_scale=SANDBOX_TIME_SCALE)
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_config):
+    """WeChat, WeChat Pay v3 and the insurance platform on a loopback port, for the whole run."""
+    with SandboxServer(sandbox_config) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, sandbox, keys_dir, live_port):
     url = _test_database_url(tmp_path_factory)
     base = load_settings(str(tmp_path_factory.mktemp("instance")))
-    return dataclasses.replace(base, env="testing", database_url=url)
+    dev = keys.ensure(keys_dir)
+    return dataclasses.replace(
+        base, env="testing", database_url=url, wechat_api_base=sandbox.base_url,
+        wechatpay_api_base=sandbox.base_url, insurance_api_base=sandbox.base_url,
+        wechatpay_private_key_path=str(dev.merchant_private_key), wechatpay_cert_serial=dev.merchant_serial(),
+        wechatpay_public_key_path=str(dev.platform_public_key), wechatpay_public_key_id=dev.platform_public_key_id,
+        wechatpay_notify_url=f"http://127.0.0.1:{live_port}/api/mp/v1/payments/notify")
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,6 @@ from server.integrations.insurance import InsuranceClient
 from server.integrations.wechat import WechatClient
 from server.integrations.wechatpay import WechatPayClient
 
-# Not settings yet: the platform names itself the same way in every region.
-INSURANCE_FIXMEDINS_NAME = "家医签约服务平台"
-INSURANCE_OPTER_NAME = "家医平台"
-
-
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["jiayi.wechat"] = WechatClient(
         base_url=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_secret)
@@ -23,8 +18,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         public_key_id=settings.wechatpay_public_key_id, notify_url=settings.wechatpay_notify_url)
     app.extensions["jiayi.insurance"] = InsuranceClient(
         base_url=settings.insurance_api_base, fixmedins_code=settings.insurance_fixmedins_code,
-        fixmedins_name=INSURANCE_FIXMEDINS_NAME, opter_no=settings.insurance_opter_no,
-        opter_name=INSURANCE_OPTER_NAME, admdvs=settings.region_code)
+        fixmedins_name=settings.insurance_fixmedins_name, opter_no=settings.insurance_opter_no,
+        opter_name=settings.insurance_opter_name, admdvs=settings.region_code)
 
 
 def wechat() -> WechatClient:

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,8 @@ from server.integrations.errors import (
 )
 from server.integrations.models import AccessToken
 
+log = structlog.get_logger(__name__)
+
 # Refresh this long before expiry, so a token never expires between read and use.
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 _NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -41,6 +44,12 @@ class WechatSession:
 
 
 class WechatClient:
+    """One mini-program's server API.
+
+    Calls that need the access token (messages, phone numbers) read and may refresh it in
+    the database, committing their own small transaction: call them outside a unit of work.
+    """
+
     def __init__(self, *, base_url: str, appid: str, secret: str, timeout: float = 5.0) -> None:
         self.appid = appid
         self._secret = secret
@@ -84,10 +93,7 @@ class WechatClient:
         return phone
 
     def access_token(self, *, force_refresh: bool = False) -> str:
-        """The shared access token, fetched from WeChat only when missing, near expiry or forced.
-
-        Commits its own small transaction: call it outside any unit of work.
-        """
+        """The shared access token, fetched from WeChat only when missing, near expiry or forced."""
         if not force_refresh:
             token = self._stored_token()
             if token is not None:
@@ -151,7 +157,9 @@ class WechatClient:
             response = self._http.request(method, self._base_url + path, params=params, data=data,
                                           headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise WechatUnavailable() from exc
+            # The failed URL carries the app secret (jscode2session); keep it out of tracebacks.
+            log.warning("wechat_unreachable", path=path, error=type(exc).__name__)
+            raise WechatUnavailable() from None
         if response.status_code >= 500:
             raise WechatUnavailable()
         try:

@@ -257,8 +257,12 @@ class WechatPayClient:
         """The WeChat Pay public key for its ID, else a platform certificate (during a switch-over)."""
         if serial == self._public_key_id:
             return self._public_key
+        try:
+            number = int(serial, 16)  # certificate serials are hexadecimal
+        except ValueError:
+            return None
         with self._certificates_lock:
-            certificate = self._certificate(serial)
+            certificate = self._certificate(number)
             if certificate is None and self._clock() - self._certificates_fetched_at >= \
                     CERTIFICATE_REFRESH_INTERVAL_SECONDS:
                 self._certificates_fetched_at = self._clock()
@@ -267,15 +271,11 @@ class WechatPayClient:
                     self._sdk._core._update_certificates()
                 except requests.RequestException as exc:
                     raise PaymentGatewayUnavailable() from exc
-                certificate = self._certificate(serial)
+                certificate = self._certificate(number)
         return certificate.public_key() if certificate is not None else None
 
-    def _certificate(self, serial: str) -> Certificate | None:
-        try:
-            number = int(serial, 16)
-        except ValueError:
-            return None
-        return next((c for c in self._sdk._core._certificates if c.serial_number == number), None)
+    def _certificate(self, serial_number: int) -> Certificate | None:
+        return next((c for c in self._sdk._core._certificates if c.serial_number == serial_number), None)
 
     # --- calling the SDK ----------------------------------------------------------------------
 

@@ -156,19 +156,24 @@ def close_order(wechatpay: WechatPayClient, out_trade_no: str) -> None:
             audit.record(SYSTEM_ACTOR, "payment.close", "payment_order", order.id)
 
 
+def _fen_sum(column) -> sa.ColumnElement[int]:
+    # PostgreSQL's SUM over BIGINT is NUMERIC (a Decimal in Python); money stays integer fen.
+    return sa.cast(sa.func.coalesce(sa.func.sum(column), 0), sa.BigInteger)
+
+
 def net_paid_fen(contract_id: int) -> int:
     """What the resident has paid for a contract, less what has been (or is being) refunded."""
-    paid = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PaymentOrder.amount_fen), 0)).where(
+    paid = db.session.scalar(sa.select(_fen_sum(PaymentOrder.amount_fen)).where(
         PaymentOrder.contract_id == contract_id, PaymentOrder.status.in_([OrderStatus.PAID, OrderStatus.REFUNDED])))
     refunded = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0))
+        sa.select(_fen_sum(Refund.amount_fen))
         .join(PaymentOrder, Refund.payment_order_id == PaymentOrder.id)
         .where(PaymentOrder.contract_id == contract_id, Refund.status != RefundStatus.FAILED))
     return paid - refunded
 
 
 def refunded_fen(order_id: int) -> int:
-    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen), 0)).where(
+    return db.session.scalar(sa.select(_fen_sum(Refund.amount_fen)).where(
         Refund.payment_order_id == order_id, Refund.status != RefundStatus.FAILED))
 
 

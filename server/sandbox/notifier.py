@@ -25,7 +25,7 @@ class Notifier:
         self._sign_headers = sign_headers
         self._time_scale = time_scale
         self._lock = threading.Lock()
-        self._timers: set[threading.Thread] = set()
+        self._timers: set[threading.Timer] = set()
         self._attempts: dict[str, list[dict[str, Any]]] = {}
         self._stopped = False
 

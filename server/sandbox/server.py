@@ -29,7 +29,9 @@ class SandboxServer:
     def start(self) -> str:
         """Start serving and return the base URL; port 0 picks a free port."""
         self._server = make_server(HOST, self._port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jiayi-sandbox", daemon=True)
+        # A short poll interval makes stop() prompt; tests start and stop sandboxes often.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="jiayi-sandbox", daemon=True)
         self._thread.start()
         return self.base_url
 

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography.x509 import load_pem_x509_certificate
@@ -74,18 +74,25 @@ class _Refund:
     order: _Order
     refund_id: str
     created_at: datetime
-    settles_at: float  # time.monotonic() when PROCESSING becomes SUCCESS
+    settles_at: datetime  # when PROCESSING becomes SUCCESS
 
     @property
     def refund(self) -> int:
         return self.request["amount"]["refund"]
 
     def status(self) -> str:
-        return "SUCCESS" if time.monotonic() >= self.settles_at else "PROCESSING"
+        return "SUCCESS" if datetime.now(SHANGHAI) >= self.settles_at else "PROCESSING"
 
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def _is_rfc3339(value: Any) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
 
 
 def _yuan(fen: int) -> str:
@@ -187,22 +194,19 @@ class WechatPaySandbox:
     def _check_order_request(self, body: dict[str, Any]) -> None:
         if body.get("appid") != self._config.appid or body.get("mchid") != self._config.mchid:
             raise PayError(400, "APPID_MCHID_NOT_MATCH", "appid 和 mchid 不匹配")
-        amount, payer = body.get("amount"), body.get("payer")
-        problems = {
-            "description": isinstance(body.get("description"), str) and 0 < len(body["description"]) <= 127,
-            "out_trade_no": isinstance(body.get("out_trade_no"), str) and _OUT_TRADE_NO.match(body["out_trade_no"]),
-            "notify_url": isinstance(body.get("notify_url"), str) and body["notify_url"].startswith(("http://",
-                                                                                                      "https://")),
+        amount, payer, description = body.get("amount"), body.get("payer"), body.get("description")
+        valid = {
+            "description": isinstance(description, str) and 0 < len(description) <= 127,
+            "out_trade_no": isinstance(body.get("out_trade_no"), str)
+            and _OUT_TRADE_NO.match(body["out_trade_no"]) is not None,
+            "notify_url": isinstance(body.get("notify_url"), str)
+            and body["notify_url"].startswith(("http://", "https://")),
             "amount": isinstance(amount, dict) and type(amount.get("total")) is int and amount["total"] > 0
             and amount.get("currency", "CNY") == "CNY",
             "payer": isinstance(payer, dict) and isinstance(payer.get("openid"), str) and payer["openid"] != "",
+            "time_expire": "time_expire" not in body or _is_rfc3339(body["time_expire"]),
         }
-        if "time_expire" in body:
-            try:
-                problems["time_expire"] = datetime.fromisoformat(body["time_expire"]).tzinfo is not None
-            except (TypeError, ValueError):
-                problems["time_expire"] = False
-        wrong = [name for name, ok in problems.items() if not ok]
+        wrong = [name for name, ok in valid.items() if not ok]
         if wrong:
             raise PayError(400, "PARAM_ERROR", "参数错误：" + "、".join(wrong))
 
@@ -247,9 +251,9 @@ class WechatPaySandbox:
                 and type(amount.get("total")) is int and amount.get("currency", "CNY") == "CNY"):
             raise PayError(400, "PARAM_ERROR", "参数错误：out_refund_no 或 amount")
         with self._lock:
+            transaction_id = body.get("transaction_id")
             order = self._orders.get(body.get("out_trade_no", "")) or next(
-                (o for o in self._orders.values() if o.transaction_id and o.transaction_id == body.get("transaction_id")),
-                None)
+                (o for o in self._orders.values() if transaction_id and o.transaction_id == transaction_id), None)
             if order is None:
                 raise PayError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
             existing = self._refunds.get(body["out_refund_no"])
@@ -264,10 +268,10 @@ class WechatPaySandbox:
             refunded = sum(r.refund for r in self._refunds.values() if r.order is order)
             if refunded + amount["refund"] > order.total:
                 raise PayError(400, "NOT_ENOUGH", "退款金额超过订单可退金额")
+            now = datetime.now(SHANGHAI)
             refund = self._refunds[body["out_refund_no"]] = _Refund(
-                request=body, order=order, refund_id=f"50{secrets.randbelow(10**30):030d}",
-                created_at=datetime.now(SHANGHAI),
-                settles_at=time.monotonic() + REFUND_PROCESSING_SECONDS * self._config.time_scale)
+                request=body, order=order, refund_id=f"50{secrets.randbelow(10**30):030d}", created_at=now,
+                settles_at=now + timedelta(seconds=REFUND_PROCESSING_SECONDS * self._config.time_scale))
             order.trade_state = "REFUND"
             return jsonify(self._refund_object(refund))
 
@@ -291,7 +295,7 @@ class WechatPaySandbox:
                        "settlement_refund": refund.refund, "discount_refund": 0, "currency": "CNY"},
         }
         if status == "SUCCESS":
-            answer["success_time"] = _rfc3339(refund.created_at)
+            answer["success_time"] = _rfc3339(refund.settles_at)
         return answer
 
     # --- the trade bill -----------------------------------------------------------------------
@@ -323,16 +327,15 @@ class WechatPaySandbox:
 
     def _bill_text(self, bill_date: date) -> str:
         """The day's payments (by success time) and refunds (by acceptance time), Beijing dates."""
-        lines: list[list[str]] = []
-        for order in self._orders.values():
-            if order.success_time is not None and order.success_time.astimezone(SHANGHAI).date() == bill_date:
-                lines.append(self._bill_line(order, order.success_time, "SUCCESS", order.total, None))
-        for refund in self._refunds.values():
-            if refund.created_at.astimezone(SHANGHAI).date() == bill_date:
-                lines.append(self._bill_line(refund.order, refund.created_at, "REFUND", 0, refund))
-        paid = sum(order.total for order in self._orders.values() if order.success_time is not None
-                   and order.success_time.astimezone(SHANGHAI).date() == bill_date)
-        refunded = sum(r.refund for r in self._refunds.values() if r.created_at.astimezone(SHANGHAI).date() == bill_date)
+        def on_day(moment: datetime) -> bool:
+            return moment.astimezone(SHANGHAI).date() == bill_date
+
+        payments = [(order, order.success_time) for order in self._orders.values()
+                    if order.success_time is not None and on_day(order.success_time)]
+        refunds = [refund for refund in self._refunds.values() if on_day(refund.created_at)]
+        lines = [self._bill_line(order, paid_at, "SUCCESS", order.total, None) for order, paid_at in payments]
+        lines += [self._bill_line(refund.order, refund.created_at, "REFUND", 0, refund) for refund in refunds]
+        paid, refunded = sum(order.total for order, _ in payments), sum(refund.refund for refund in refunds)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(_BILL_HEADER)

@@ -1,13 +1,12 @@
 """Sandboxes on free loopback ports, and our clients pointed at them over real HTTP.
 
-The sandboxes live for the whole run (starting one costs a thread and a port); each test
+The root conftest's sandbox lives for the whole run (the platform app talks to it too); each test
 uses its own order numbers, openids and ID numbers, so tests never see each other's state.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import socket
 import threading
 import time
@@ -25,11 +24,8 @@ from server.config import Settings
 from server.integrations.insurance import InsuranceClient
 from server.integrations.wechat import WechatClient
 from server.integrations.wechatpay import WechatPayClient
-from server.sandbox.cli import config_from_settings
-from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
 
-TIME_SCALE = 0.01  # WeChat Pay's 15-second retry becomes 0.15 s
 _sequence = itertools.count(1)
 
 
@@ -37,18 +33,6 @@ _sequence = itertools.count(1)
 def platform_settings(app) -> Settings:
     """The settings the platform app runs with (development WeChat Pay keys filled in)."""
     return app.config["JIAYI_SETTINGS"]
-
-
-@pytest.fixture(scope="session")
-def sandbox_config(app, platform_settings) -> SandboxConfig:
-    config = config_from_settings(platform_settings, os.path.join(app.instance_path, "sandbox-keys"))
-    return dataclasses.replace(config, time_scale=TIME_SCALE)
-
-
-@pytest.fixture(scope="session")
-def sandbox(sandbox_config) -> Iterator[SandboxServer]:
-    with SandboxServer(sandbox_config) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +118,8 @@ class Receiver:
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/notify"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     @Request.application
     def _app(self, request: Request) -> Response:
