@@ -35,6 +35,7 @@ from server.demo.seed import seed_demo
 from server.extensions import db
 from server.residents.models import ChronicCondition, Resident
 from server.sandbox.cli import config_from_settings
+from server.sandbox.miniprogram import MiniProgram
 from server.sandbox.server import SandboxServer
 from server.teams.models import Team
 
@@ -116,36 +117,23 @@ def _bench_people(count: int) -> tuple[int, list[tuple[str, str]]]:
 
 
 def _journey(http: requests.Session, platform: str, sandbox: str, team_id: int, person: tuple[str, str]) -> float:
-    name, id_number = person
-    code = http.post(f"{sandbox}/sandbox/wechat/login", json={}).json()["code"]
-    token = _ok(http.post(f"{platform}/api/mp/v1/auth/wechat-login", json={"code": code}))["token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    resident = _ok(http.post(f"{platform}/api/mp/v1/me/identity", headers=auth,
-                             json={"name": name, "id_number": id_number, "consent": True}))["resident"]["id"]
-    offer = next(o for o in _ok(http.get(f"{platform}/api/mp/v1/residents/{resident}/offers", headers=auth))
-                 if o["eligible"])
-    contract = _ok(http.post(f"{platform}/api/mp/v1/contracts/sign", headers=auth, json={
-        "resident_id": resident, "team_id": team_id, "package_version_id": offer["package_version_id"],
-        "consent": True}))["id"]
-    order = _ok(http.post(f"{platform}/api/mp/v1/contracts/{contract}/payment", headers=auth))["out_trade_no"]
-    http.post(f"{sandbox}/sandbox/pay/{order}/pay", json={"deliver": "drop"}).raise_for_status()
-    notification = http.post(f"{sandbox}/sandbox/pay/notification", json={"out_trade_no": order}).json()
+    """One resident from wx.login to an active contract; returns the notify call's seconds."""
+    phone = MiniProgram(platform, sandbox, http)
+    phone.login()
+    resident = phone.bind(*person)
+    offer = next(o for o in phone.ok("GET", f"/residents/{resident}/offers") if o["eligible"])
+    contract = phone.sign(resident, team_id, offer["package_version_id"])["id"]
+    order = phone.start_payment(contract)
+    phone.pay(order, deliver="drop")  # we deliver the notification ourselves, to time it
+    headers, body = phone.notification(order)
     started = time.perf_counter()
-    answer = http.post(f"{platform}/api/mp/v1/payments/notify", data=notification["body"].encode(),
-                       headers=notification["headers"])
+    answer = phone.deliver(headers, body)
     elapsed = time.perf_counter() - started
     if answer.status_code not in (200, 204):
         raise RuntimeError(f"notify answered {answer.status_code}: {answer.text}")
-    view = _ok(http.get(f"{platform}/api/mp/v1/contracts/{contract}/view", headers=auth))
-    if view["contract"]["status"] != "active":
+    if phone.ok("GET", f"/contracts/{contract}/view")["contract"]["status"] != "active":
         raise RuntimeError("the contract did not become active")
     return elapsed
-
-
-def _ok(response: requests.Response):
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.url}: {response.status_code} {response.text}")
-    return response.json()
 
 
 def _measure(count: int, concurrency: int, call) -> tuple[float, list[float]]:

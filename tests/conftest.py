@@ -21,7 +21,7 @@ from server.sandbox import keys
 from server.sandbox.cli import config_from_settings
 from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
-from tests.live import free_port
+from tests.live import LiveServer, free_port, live_database_url, live_settings, seed_live_world
 
 
 def _test_database_url(tmp_path_factory) -> str:
@@ -97,7 +97,7 @@ def _transaction(request, app):
     Use-case commits become savepoint releases on the one outer transaction. No app
     context stays pushed during the test, so each request gets its own, as in production.
     """
-    if "no_db" in request.keywords:
+    if "no_db" in request.keywords or "live" in request.keywords:
         yield None
         return
     with app.app_context():
@@ -130,3 +130,20 @@ def session(_transaction):
 def world(app, session):
     from tests.factories import build_world
     return build_world(app)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, tmp_path_factory, live_port):
+    """The platform served on `live_port` (where the sandbox sends notifications), on its own database."""
+    url = live_database_url(settings.database_url, tmp_path_factory.mktemp("live"))
+    server = LiveServer(live_settings(settings, url, live_port), live_port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(live_server, sandbox):
+    """A freshly seeded live world; everything it and the test wrote is deleted afterwards."""
+    world = seed_live_world(live_server, sandbox.base_url)
+    yield world
+    live_server.empty()

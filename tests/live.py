@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask
@@ -19,6 +20,8 @@ from werkzeug.serving import make_server
 from server import create_app
 from server.config import Settings
 from server.extensions import db
+from server.sandbox.miniprogram import MiniProgram
+from server.surveys.models import Survey
 
 KEEP = {"alembic_version", "disease"}  # reference data the migrations put there
 
@@ -74,3 +77,35 @@ class LiveServer:
 def live_settings(settings: Settings, database_url: str, port: int) -> Settings:
     return dataclasses.replace(settings, database_url=database_url,
                                wechatpay_notify_url=f"http://127.0.0.1:{port}/api/mp/v1/payments/notify")
+
+
+@dataclass
+class LiveWorld:
+    """A region on the live server: one team, one package, patients known from health records."""
+
+    server: LiveServer
+    sandbox_url: str
+    team_id: int
+    package_version_id: int
+    institution_id: int
+    people: list[tuple[str, str]]  # (name, ID number), not yet bound to any WeChat account
+
+    def phone(self) -> MiniProgram:
+        return MiniProgram(self.server.url, self.sandbox_url)
+
+
+def seed_live_world(server: LiveServer, sandbox_url: str, *, people: int = 30, capacity: int = 500) -> LiveWorld:
+    from tests.factories import make_institution, make_package, make_region, make_resident, make_team
+    with server.app.app_context():
+        region = make_region("350600", "漳州市")
+        institution = make_institution(region, "芗城区石亭镇卫生院")
+        team, _ = make_team(institution, "石亭家医一队")
+        team.capacity = capacity
+        version, _ = make_package(region)
+        patients = [make_resident(region, f"居民{n:02d}") for n in range(people)]
+        db.session.add(Survey(region_id=region.id, name="家庭医生签约服务满意度调查"))
+        world = LiveWorld(server, sandbox_url, team.id, version.id, institution.id,
+                          [(p.name, p.id_number) for p in patients])
+        db.session.commit()
+        db.session.remove()
+    return world

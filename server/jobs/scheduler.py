@@ -40,9 +40,11 @@ def expire_contracts_job(app: Flask) -> None:
 
 
 def settle_orders_job(app: Flask) -> None:
-    """Orders past their expiry or silent for minutes: query first, then activate or close."""
+    """Orders past their expiry or silent for minutes, and refunds in progress: query, then settle."""
     with app.app_context():
-        log.info("orders_settled", count=reconciliation.settle_open_orders(registry.wechatpay(), utcnow()))
+        wechatpay = registry.wechatpay()
+        log.info("orders_settled", orders=reconciliation.settle_open_orders(wechatpay, utcnow()),
+                 refunds=reconciliation.settle_open_refunds(wechatpay))
 
 
 def reconcile_job(app: Flask) -> None:

@@ -37,6 +37,18 @@ def settle_open_orders(wechatpay: WechatPayClient, now: datetime) -> int:
     return len(numbers)
 
 
+def settle_open_refunds(wechatpay: WechatPayClient) -> int:
+    """Query refunds still in progress and record how they ended."""
+    ids = list(db.session.scalars(sa.select(Refund.id).where(
+        Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.PROCESSING]))))
+    for refund_id in ids:
+        try:
+            payments.refresh_refund(wechatpay, refund_id)
+        except DomainError as error:
+            log.warning("refund_refresh_failed", refund=refund_id, code=error.code)
+    return len(ids)
+
+
 def reconcile_day(wechatpay: WechatPayClient, bill_date: date) -> int:
     """Compare the day's trade bill with our orders and refunds; returns the differences found."""
     rows = wechatpay.trade_bill(bill_date)

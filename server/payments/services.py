@@ -200,17 +200,24 @@ def send_refund(wechatpay: WechatPayClient, refund_id: int) -> Refund:
                              refund_fen=refund.amount_fen, total_fen=order.amount_fen, reason=refund.reason)
     with transaction():
         refund = db.session.get(Refund, refund_id, with_for_update=True)
-        refund.refund_id = state.refund_id
-        refund.status = {"SUCCESS": RefundStatus.SUCCESS, "CLOSED": RefundStatus.FAILED,
-                         "ABNORMAL": RefundStatus.FAILED}.get(state.status, RefundStatus.PROCESSING)
-        if refund.status is RefundStatus.SUCCESS:
-            refund.succeeded_at = utcnow()
-        order = db.session.get(PaymentOrder, refund.payment_order_id, with_for_update=True)
-        if refunded_fen(order.id) >= order.amount_fen:
-            order.status = OrderStatus.REFUNDED
-        audit.record(SYSTEM_ACTOR, "payment.refund", "refund", refund.id,
-                     {"amount_fen": refund.amount_fen, "status": refund.status.value})
+        _apply_refund_state(refund, state)
     return refund
+
+
+def _apply_refund_state(refund: Refund, state) -> None:
+    status = {"SUCCESS": RefundStatus.SUCCESS, "CLOSED": RefundStatus.FAILED,
+              "ABNORMAL": RefundStatus.FAILED}.get(state.status, RefundStatus.PROCESSING)
+    if status is refund.status and refund.refund_id:
+        return
+    refund.refund_id = state.refund_id
+    refund.status = status
+    if status is RefundStatus.SUCCESS:
+        refund.succeeded_at = utcnow()
+    order = db.session.get(PaymentOrder, refund.payment_order_id, with_for_update=True)
+    if refunded_fen(order.id) >= order.amount_fen:
+        order.status = OrderStatus.REFUNDED
+    audit.record(SYSTEM_ACTOR, "payment.refund", "refund", refund.id,
+                 {"amount_fen": refund.amount_fen, "status": status.value})
 
 
 def _new_refund(order: PaymentOrder, amount_fen: int, reason: str) -> int:
@@ -257,3 +264,13 @@ def _alert(paid: Paid, problem: str) -> None:
 def _trade_no(now) -> str:
     # 32 characters at most; time first so the bill sorts naturally.
     return f"JY{now.astimezone(SHANGHAI):%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+
+
+def refresh_refund(wechatpay: WechatPayClient, refund_id: int) -> Refund:
+    """Ask WeChat Pay how a refund in progress went (refunds complete asynchronously)."""
+    refund = db.session.get(Refund, refund_id)
+    state = wechatpay.query_refund(refund.out_refund_no)
+    with transaction():
+        refund = db.session.get(Refund, refund_id, with_for_update=True)
+        _apply_refund_state(refund, state)
+    return refund
