@@ -1,6 +1,9 @@
 """The `jiayi` command: Flask's CLI plus the platform's own commands."""
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
@@ -48,20 +51,42 @@ def seed_demo_command(residents: int) -> None:
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--sandbox-port", default=5100, show_default=True, type=int,
+              help="Where the WeChat / WeChat Pay / insurance sandbox listens.")
 @click.option("--residents", default=2400, show_default=True)
 @with_appcontext
-def demo_command(host: str, port: int, residents: int) -> None:
-    """Migrate the database, load the demo region if it is empty, and serve the platform."""
+def demo_command(host: str, port: int, sandbox_port: int, residents: int) -> None:
+    """Migrate, load the demo region if empty, start the sandbox, and serve the platform."""
     from flask import current_app
 
-    from server.demo.seed import demo_already_loaded, seed_demo
+    from server.demo.seed import demo_already_loaded, seed_demo, sign_in_help, unbound_patient_hint
+    from server.extensions import db
+    from server.integrations import registry
+    from server.sandbox.cli import config_from_settings
+    from server.sandbox.server import SandboxServer
+
+    app = current_app._get_current_object()
+    settings = app.config["JIAYI_SETTINGS"]
+    if settings.env == "production":
+        raise click.ClickException("the demo starts a sandbox that accepts any payment: never in production")
     upgrade()
     if demo_already_loaded():
-        click.echo("演示数据已存在，直接启动。")
-        from server.demo.seed import sign_in_help
-        click.echo(sign_in_help())
+        click.echo("演示数据已存在，直接启动。\n" + sign_in_help())
     else:
         click.echo(seed_demo(residents=residents).describe())
+    sandbox = SandboxServer(config_from_settings(settings, os.path.join(app.instance_path, "sandbox-keys")),
+                            port=sandbox_port)
+    sandbox_url = sandbox.start()
+    # The outside services are the sandbox, and WeChat Pay notifies this very server.
+    registry.init_app(app, dataclasses.replace(
+        settings, wechat_api_base=sandbox_url, wechatpay_api_base=sandbox_url, insurance_api_base=sandbox_url,
+        wechatpay_notify_url=f"http://127.0.0.1:{port}/api/mp/v1/payments/notify"))
+    click.echo(unbound_patient_hint())
+    db.session.remove()  # end the command's own transaction: on SQLite it would hold the write lock
+    click.echo(f"沙箱 Sandbox (WeChat, WeChat Pay v3, insurance platform): {sandbox_url}")
     click.echo(f"Jiayi 已启动: http://{host}:{port}/api/docs  (健康检查 /healthz, 就绪检查 /readyz)")
-    # Flask's CLI makes app.run() a no-op, so serve through werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    try:
+        # Flask's CLI makes app.run() a no-op, so serve through werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        sandbox.stop()

@@ -118,8 +118,11 @@ def sign_in_help() -> str:
         "  curl -s -X POST http://127.0.0.1:5000/api/admin/v1/auth/login -H 'Content-Type: application/json' \\",
         "       -d '{\"username\": \"bureau\", \"password\": \"" + PASSWORD + "\"}'",
         "",
-        "居民通过微信小程序登录（下一里程碑）；届时 jiayi 将为居民提供沙箱登录方式。",
-        "Residents sign in through WeChat (next milestone); jiayi will then provide a sandbox login for them.",
+        "居民登录 Residents sign in through the WeChat sandbox (what wx.login does on a phone):",
+        "  curl -s -X POST http://127.0.0.1:5100/sandbox/wechat/login -H 'Content-Type: application/json' -d '{}'",
+        "  POST /api/mp/v1/auth/wechat-login  JSON {\"code\": \"<code>\"}  →  token",
+        "  POST /api/mp/v1/me/identity  JSON {\"name\": …, \"id_number\": …, \"consent\": true}",
+        "  沙箱中任何校验位正确的身份证号均视为本地区参保 (any ID number with a valid check digit is insured here).",
     ]
     return "\n".join(lines)
 
@@ -1134,3 +1137,19 @@ def _clamp(value, low, high):
 
 def _one_decimal(value: float) -> Decimal:
     return Decimal(f"{value:.1f}")
+
+
+def unbound_patient_hint() -> str:
+    """One demo patient with a chronic condition, no WeChat binding and no contract this year, to try the journey."""
+    year = SNAPSHOT.year
+    signed = sa.select(Contract.resident_id).where(Contract.period_year == year)
+    resident = db.session.scalars(
+        sa.select(Resident).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
+        .where(Resident.id.not_in(sa.select(FamilyLink.resident_id)), Resident.id.not_in(signed),
+               Resident.id.not_in(sa.select(BenefitEnrolment.resident_id)))
+        .order_by(Resident.id).limit(1)).first()
+    if resident is None:
+        return ""
+    # Synthetic demo data, printed to the operator's terminal only (never to a log).
+    return (f"可用于体验签约的演示居民 A demo patient to sign for: {resident.name} / {resident.id_number}"
+            f"（患有慢性病、未绑定微信、{year}年未签约）")
