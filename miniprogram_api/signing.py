@@ -63,9 +63,9 @@ class MyIdentity(MethodView):
         """Bind my real identity (checked with the insurance platform) and, optionally, my phone."""
         region_code = current_app.config["JIAYI_SETTINGS"].region_code
         verified = binding.verify_with_platform(registry.insurance(), region_code, name=data["name"],
-                                                id_number=data["id_number"])
+                                                id_number=data["id_number"], consent=data["consent"])
         phone = registry.wechat().phone_number(data["phone_code"]) if data["phone_code"] else None
-        return binding.bind_self(current_actor(), verified, phone=phone, consent=data["consent"])
+        return binding.bind_self(current_actor(), verified, phone=phone)
 
 
 @blp.route("/me/family")
@@ -77,9 +77,8 @@ class MyFamily(MethodView):
         """Add a family member to act for, after the same insurance check and with their consent."""
         region_code = current_app.config["JIAYI_SETTINGS"].region_code
         verified = binding.verify_with_platform(registry.insurance(), region_code, name=data["name"],
-                                                id_number=data["id_number"])
-        return binding.add_family_member(current_actor(), verified, relation=data["relation"],
-                                         consent=data["consent"])
+                                                id_number=data["id_number"], consent=data["consent"])
+        return binding.add_family_member(current_actor(), verified, relation=data["relation"])
 
 
 @blp.route("/me/family/<int:resident_id>")

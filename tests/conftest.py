@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from server.sandbox import keys
 from server.sandbox.cli import config_from_settings
 from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
+from server.residents.models import FamilyLink, Relation
+from tests import factories
 from tests.live import LiveServer, free_port, live_database_url, live_settings, seed_live_world
 
 
@@ -128,8 +131,7 @@ def session(_transaction):
 
 @pytest.fixture
 def world(app, session):
-    from tests.factories import build_world
-    return build_world(app)
+    return factories.build_world(app)
 
 
 @pytest.fixture(scope="session")
@@ -147,3 +149,14 @@ def live(live_server, sandbox):
     world = seed_live_world(live_server, sandbox.base_url)
     yield world
     live_server.empty()
+
+
+@pytest.fixture
+def newcomer(world):
+    """R6, a hypertension patient without a contract, whom account W1 acts for (a parent)."""
+    resident = factories.make_resident(world.regions["A"], "林淑珍", born=date(1950, 3, 8))
+    factories.add(FamilyLink(wechat_account_id=world.accounts["resident"].id, resident_id=resident.id,
+                             relation=Relation.PARENT, consent_at=world.contracts["R1"].consent_at, consent_version="2026.1"))
+    db.session.commit()
+    db.session.expunge(resident)
+    return resident

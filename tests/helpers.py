@@ -24,3 +24,10 @@ def assert_error_shape(response, status: int | tuple[int, ...]) -> dict:
     assert set(body) == {"code", "message", "details"}, body
     assert body["code"] and body["message"]
     return body
+
+
+def sign_as_resident(client, world, resident, *, team="T1", key=None, **overrides):
+    body = {"resident_id": resident.id, "team_id": world.teams[team].id,
+            "package_version_id": world.packages["A"].id, "consent": True, **overrides}
+    headers = {**world.headers("resident"), **({"Idempotency-Key": key} if key else {})}
+    return client.post("/api/mp/v1/contracts/sign", json=body, headers=headers)

@@ -12,38 +12,17 @@ from server.contracts.states import ContractStatus
 from server.extensions import db
 from server.institutions.models import Agreement, AgreementStatus
 from server.regions.models import LocalRules
-from server.residents.models import BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, Relation
+from server.residents.models import BenefitEnrolment, BenefitScheme, ChronicCondition
 from server.teams.models import Team
-from tests.factories import add, make_resident
-from tests.helpers import assert_error_shape
-
-SIGN = "/api/mp/v1/contracts/sign"
-
-
-@pytest.fixture
-def newcomer(world):
-    """R6, a hypertension patient without a contract, whom account W1 acts for (a parent)."""
-    resident = make_resident(world.regions["A"], "林淑珍", born=date(1950, 3, 8))
-    add(FamilyLink(wechat_account_id=world.accounts["resident"].id, resident_id=resident.id,
-                   relation=Relation.PARENT, consent_at=world.contracts["R1"].consent_at, consent_version="2026.1"))
-    db.session.commit()
-    db.session.expunge(resident)
-    return resident
-
-
-def _sign(client, world, resident, *, team="T1", key=None, **overrides):
-    body = {"resident_id": resident.id, "team_id": world.teams[team].id,
-            "package_version_id": world.packages["A"].id, "consent": True, **overrides}
-    headers = {**world.headers("resident"), **({"Idempotency-Key": key} if key else {})}
-    return client.post(SIGN, json=body, headers=headers)
-
+from tests.factories import add
+from tests.helpers import assert_error_shape, sign_as_resident
 
 def test_a_resident_signs_for_a_parent_and_sees_what_they_pay(client, world, newcomer):
     offers = client.get(f"/api/mp/v1/residents/{newcomer.id}/offers", headers=world.headers("resident")).get_json()
     [offer] = offers
     assert offer["eligible"] and offer["fee_split"]["resident_pays_fen"] == 2000
     assert offer["fee_split"]["insurance_fund_share_fen"] == 4000
-    response = _sign(client, world, newcomer)
+    response = sign_as_resident(client, world, newcomer)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["status"] == "pending_payment" and body["period_end"] == f"{local_today().year}-12-31"
@@ -59,12 +38,12 @@ def test_teams_show_members_and_places_left(client, world):
 
 
 def test_the_same_idempotency_key_returns_the_first_contract(client, world, newcomer):
-    first = _sign(client, world, newcomer, key="sign-0001-abcdef")
-    again = _sign(client, world, newcomer, key="sign-0001-abcdef")
+    first = sign_as_resident(client, world, newcomer, key="sign-0001-abcdef")
+    again = sign_as_resident(client, world, newcomer, key="sign-0001-abcdef")
     assert first.status_code == again.status_code == 201
     assert first.get_json()["id"] == again.get_json()["id"]
     assert db.session.query(Contract).filter_by(resident_id=newcomer.id).count() == 1
-    other = _sign(client, world, newcomer, key="sign-0001-abcdef", team="T2")
+    other = sign_as_resident(client, world, newcomer, key="sign-0001-abcdef", team="T2")
     assert assert_error_shape(other, 409)["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
@@ -75,26 +54,26 @@ def _expect(response, code, status=422):
 
 
 def test_one_live_contract_per_person_per_year(client, world):
-    _expect(_sign(client, world, world.residents["R1"]), "CONTRACT_EXISTS", 409)
+    _expect(sign_as_resident(client, world, world.residents["R1"]), "CONTRACT_EXISTS", 409)
 
 
 def test_package_conditions_must_be_met(client, world, newcomer):
     db.session.query(ChronicCondition).filter_by(resident_id=newcomer.id).delete()
     db.session.commit()
-    _expect(_sign(client, world, newcomer), "PACKAGE_CONDITION_NOT_MET")
+    _expect(sign_as_resident(client, world, newcomer), "PACKAGE_CONDITION_NOT_MET")
 
 
 def test_a_full_team_takes_no_one(client, world, newcomer):
     db.session.get(Team, world.teams["T1"].id).capacity = 2
     db.session.commit()
-    _expect(_sign(client, world, newcomer), "TEAM_FULL")
+    _expect(sign_as_resident(client, world, newcomer), "TEAM_FULL")
 
 
 def test_the_institution_agreement_must_be_active(client, world, newcomer):
     db.session.query(Agreement).filter_by(institution_id=world.institutions["I1"].id).update(
         {"status": AgreementStatus.SUSPENDED})
     db.session.commit()
-    _expect(_sign(client, world, newcomer), "AGREEMENT_NOT_ACTIVE")
+    _expect(sign_as_resident(client, world, newcomer), "AGREEMENT_NOT_ACTIVE")
 
 
 @pytest.mark.parametrize("scheme", list(BenefitScheme))
@@ -102,26 +81,26 @@ def test_no_double_benefit_with_other_outpatient_schemes(client, world, newcomer
     add(BenefitEnrolment(resident_id=newcomer.id, scheme=scheme, disease_code="hypertension",
                          valid_from=date(2020, 1, 1)))
     db.session.commit()
-    _expect(_sign(client, world, newcomer), "DUPLICATE_BENEFIT")
+    _expect(sign_as_resident(client, world, newcomer), "DUPLICATE_BENEFIT")
 
 
 def test_only_people_insured_in_the_region_sign(client, world, newcomer):
     from server.residents.models import Resident
     db.session.get(Resident, newcomer.id).insured_admdvs = "350200"
     db.session.commit()
-    _expect(_sign(client, world, newcomer), "NOT_INSURED_IN_REGION")
+    _expect(sign_as_resident(client, world, newcomer), "NOT_INSURED_IN_REGION")
 
 
 def test_consent_is_required(client, world, newcomer):
-    _expect(_sign(client, world, newcomer, consent=False), "CONSENT_REQUIRED")
+    _expect(sign_as_resident(client, world, newcomer, consent=False), "CONSENT_REQUIRED")
 
 
 def test_a_team_of_another_region_is_not_offered(client, world, newcomer):
-    _expect(_sign(client, world, newcomer, team="T4"), "TEAM_NOT_FOUND")
+    _expect(sign_as_resident(client, world, newcomer, team="T4"), "TEAM_NOT_FOUND")
 
 
 def test_nobody_signs_for_a_stranger(client, world):
-    response = _sign(client, world, world.residents["R2"])
+    response = sign_as_resident(client, world, world.residents["R2"])
     assert_error_shape(response, 404)
 
 
@@ -131,7 +110,7 @@ def test_another_fund_paying_the_share_activates_at_once(client, world, newcomer
     from server.residents.models import Resident
     db.session.get(Resident, newcomer.id).populations = ["poverty_registered"]
     db.session.commit()
-    body = _sign(client, world, newcomer).get_json()
+    body = sign_as_resident(client, world, newcomer).get_json()
     assert body["status"] == "active" and body["fee_split"]["personal_share_payer"] == "poverty_top_up"
 
 
@@ -163,7 +142,7 @@ def test_changing_team_moves_the_contract_and_keeps_what_was_paid(client, world)
 
 
 def test_cancelling_a_contract_waiting_for_payment(client, world, newcomer):
-    contract = _sign(client, world, newcomer).get_json()
+    contract = sign_as_resident(client, world, newcomer).get_json()
     response = client.post(f"/api/mp/v1/contracts/{contract['id']}/cancel", json={"reason": "暂不需要"},
                            headers=world.headers("resident"))
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"

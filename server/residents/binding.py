@@ -37,8 +37,14 @@ class Verified:
     registrations: list[ChronicRegistration]
 
 
-def verify_with_platform(insurance: InsuranceClient, region_code: str, *, name: str, id_number: str) -> Verified:
-    """Ask the platform (1101, 5301) whether the person is insured and active in this region."""
+def verify_with_platform(insurance: InsuranceClient, region_code: str, *, name: str, id_number: str,
+                         consent: bool) -> Verified:
+    """Ask the platform (1101, 5301) whether the person is insured and active in this region.
+
+    Only with consent: a person's insurance record is not queried before they (or their
+    guardian) agree, so the consent check comes first.
+    """
+    _require_consent(consent)
     number = idcard.normalise(id_number)
     if not idcard.is_valid(number):
         raise ValidationFailed(details={"fields": {"id_number": "身份证号码校验不通过"}})
@@ -49,10 +55,9 @@ def verify_with_platform(insurance: InsuranceClient, region_code: str, *, name: 
     return Verified(number, person, insurance.chronic_registrations(person.psn_no))
 
 
-def bind_self(actor: Actor, verified: Verified, *, phone: str | None, consent: bool) -> FamilyLink:
-    """Bind the account holder's own identity."""
+def bind_self(actor: Actor, verified: Verified, *, phone: str | None) -> FamilyLink:
+    """Bind the account holder's own identity (verified, with consent, by `verify_with_platform`)."""
     require_role(actor, Role.RESIDENT)
-    _require_consent(consent)
     with transaction():
         account = db.session.get(WechatAccount, actor.account_id, with_for_update=True)
         if _live_link(account.id, relation=Relation.SELF) is not None:
@@ -69,10 +74,9 @@ def bind_self(actor: Actor, verified: Verified, *, phone: str | None, consent: b
     return link
 
 
-def add_family_member(actor: Actor, verified: Verified, *, relation: Relation, consent: bool) -> FamilyLink:
+def add_family_member(actor: Actor, verified: Verified, *, relation: Relation) -> FamilyLink:
     """Act for a child or an elderly parent, after the same check and with their recorded consent."""
     require_role(actor, Role.RESIDENT)
-    _require_consent(consent)
     if relation is Relation.SELF:
         raise ValidationFailed(details={"fields": {"relation": "家庭成员关系不能为本人"}})
     with transaction():
