@@ -105,3 +105,22 @@ def test_malformed_path_ids_are_404(client, world, path):
 def test_login_with_missing_fields_is_422(client):
     body = assert_error_shape(client.post("/api/admin/v1/auth/login", json={"username": "x"}), 422)
     assert "password" in body["details"]["fields"]
+
+
+@pytest.mark.parametrize("body", [None, {}, {"code": ""}, {"code": 123}, {"code": "x" * 500}, {"code": "a", "x": 1}])
+def test_sign_in_rejects_bad_bodies(client, body):
+    assert_error_shape(client.post("/api/mp/v1/auth/wechat-login", json=body), 422)
+
+
+@pytest.mark.parametrize("headers, body", [
+    ({}, b""),
+    ({}, b"not json"),
+    ({"Wechatpay-Signature": "abc", "Wechatpay-Timestamp": "x", "Wechatpay-Nonce": "n",
+      "Wechatpay-Serial": "PUB_KEY_ID_X", "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"}, b"{}"),
+    ({"Content-Type": "application/json"}, b'{"resource": {"ciphertext": 1}}'),
+])
+def test_the_notify_endpoint_answers_garbage_with_fail_never_500(client, world, headers, body):
+    before = db_fingerprint()
+    response = client.post("/api/mp/v1/payments/notify", data=body, headers=headers)
+    assert 400 <= response.status_code < 500 and response.get_json()["code"] == "FAIL"
+    assert db_fingerprint() == before

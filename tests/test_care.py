@@ -134,3 +134,20 @@ def test_only_an_active_contract_s_resident_rates(client, world, invitation):
     response = client.post(f"/api/mp/v1/survey-invitations/{invitation}/response", json=ANSWER,
                            headers=world.headers("resident"))
     assert assert_error_shape(response, 422)["code"] == "CONTRACT_NOT_ACTIVE"
+
+
+def test_an_expired_invitation_takes_no_answer(client, world, invitation):
+    db.session.get(SurveyInvitation, invitation).expires_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    db.session.commit()
+    response = client.post(f"/api/mp/v1/survey-invitations/{invitation}/response", json=ANSWER,
+                           headers=world.headers("resident"))
+    assert assert_error_shape(response, 422)["code"] == "INVITATION_EXPIRED"
+
+
+def test_only_a_served_resident_rates(client, world):
+    record = world.records["R1"]
+    client.post(f"/api/mp/v1/service-records/{record.id}/dispute", json={"reason": "没有见到医生"},
+                headers=world.headers("resident"))
+    response = client.post(f"/api/mp/v1/survey-invitations/{world.invitations['R1'].id}/response", json=ANSWER,
+                           headers=world.headers("resident"))
+    assert assert_error_shape(response, 422)["code"] == "NOT_SERVED"

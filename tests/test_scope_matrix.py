@@ -80,6 +80,14 @@ def membership_path(w, target):
     return f"/api/admin/v1/teams/{w.teams[target].id}/members/{m.id}/end"
 
 
+_id_numbers = iter(range(1, 10**6))
+
+
+def fresh_id_number() -> str:
+    from server.common import idcard
+    return idcard.make("350625", date(1985, 6, 1), next(_id_numbers))
+
+
 def rules_body(w, target):
     from tests.factories import rules_kwargs
     body = rules_kwargs(effective_from=(date.today() + timedelta(days=30)).isoformat())
@@ -153,6 +161,12 @@ CASES = [
          RESIDENTS, targets=R),
     Case("mp packages", "GET", lambda w, t: "/api/mp/v1/packages", {Role.RESIDENT}, PACKAGES,
          list_ids=lambda w, keys: {w.packages[k].package_id for k in keys}),
+    Case("mp bind identity", "POST", lambda w, t: "/api/mp/v1/me/identity", {Role.RESIDENT}, EVERYONE, ok=409,
+         writes=True,  # every resident in the world has bound themselves already
+         body=lambda w, t: {"name": "周文斌", "id_number": fresh_id_number(), "consent": True}),
+    Case("mp add family", "POST", lambda w, t: "/api/mp/v1/me/family", {Role.RESIDENT}, EVERYONE, ok=201,
+         writes=True,
+         body=lambda w, t: {"name": "周小雨", "id_number": fresh_id_number(), "relation": "child", "consent": True}),
     Case("mp teams", "GET", lambda w, t: "/api/mp/v1/teams", {Role.RESIDENT}, EVERYONE),
     Case("mp offers", "GET", lambda w, t: f"/api/mp/v1/residents/{w.residents[t].id}/offers", {Role.RESIDENT},
          RESIDENTS, targets=R),

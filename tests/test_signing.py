@@ -155,3 +155,25 @@ def test_payment_is_only_for_contracts_waiting_for_it(client, world):
     response = client.post(f"/api/mp/v1/contracts/{world.contracts['R1'].id}/payment",
                            headers=world.headers("resident"))
     _expect(response, "PAYMENT_NOT_REQUIRED")
+
+
+def test_changing_to_the_same_team_is_refused(client, world):
+    response = client.post(f"/api/mp/v1/contracts/{world.contracts['R1'].id}/change-team",
+                           json={"team_id": world.teams["T1"].id, "reason": "想换个医生"}, headers=world.headers("resident"))
+    _expect(response, "SAME_TEAM")
+
+
+def test_a_cancelled_contract_is_not_renewed(client, world):
+    contract = world.contracts["R1"]
+    client.post(f"/api/mp/v1/contracts/{contract.id}/cancel", json={"reason": "暂不需要"},
+                headers=world.headers("resident"))
+    response = client.post(f"/api/mp/v1/contracts/{contract.id}/renew", json={"consent": True},
+                           headers=world.headers("resident"))
+    _expect(response, "RENEWAL_NOT_ALLOWED")
+
+
+def test_a_package_for_older_people_is_refused_to_the_young(client, world, newcomer):
+    from server.packages.models import PackageVersion
+    db.session.get(PackageVersion, world.packages["A"].id).min_age = 80
+    db.session.commit()
+    _expect(sign_as_resident(client, world, newcomer), "PACKAGE_AGE_NOT_MET")
