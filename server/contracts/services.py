@@ -37,15 +37,24 @@ def get_contract(actor: Actor, contract_id: int) -> Contract:
     return contract
 
 
+def move(actor: Actor, contract_id: int, target: ContractStatus, reason: str) -> tuple[Contract, ContractStatus]:
+    """Inside the caller's transaction: lock a visible contract, move it, and record who did it."""
+    contract = get_visible(Contract, contract_id, actor, for_update=True)
+    previous = contract.status
+    event = contract.transition(target, reason=reason)
+    if actor.role is Role.RESIDENT:
+        event.wechat_account_id = actor.account_id
+    else:
+        event.account_id = actor.account_id
+    db.session.add(event)
+    return contract, previous
+
+
 def terminate_contract(actor: Actor, contract_id: int, reason: str) -> Contract:
     """End an active contract (终止签约) by the institution's or the bureau's decision."""
     require_role(actor, Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
     with transaction():
-        contract = get_visible(Contract, contract_id, actor, for_update=True)
-        previous = contract.status
-        event = contract.transition(ContractStatus.TERMINATED, reason=reason)
-        event.account_id = actor.account_id
-        db.session.add(event)
+        contract, previous = move(actor, contract_id, ContractStatus.TERMINATED, reason)
         audit.record(actor, "contract.terminate", "contract", contract.id,
                      {"from": previous.value, "reason": reason})
         db.session.flush()

@@ -16,6 +16,7 @@ from server.audit import services as audit
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
 from server.contracts import eligibility, usage
+from server.contracts import services as contracts
 from server.contracts.models import Contract, ContractEvent
 from server.contracts.states import ContractStatus
 from server.errors import Conflict, RuleViolation
@@ -74,16 +75,14 @@ def change_team(actor: Actor, contract_id: int, *, team_id: int, reason: str) ->
     """Move an active contract to another team for the rest of its period; what was paid carries over."""
     require_role(actor, Role.RESIDENT)
     with transaction():
-        current = get_visible(Contract, contract_id, actor, for_update=True)
+        current = get_visible(Contract, contract_id, actor)
         if current.status is not ContractStatus.ACTIVE:
             raise RuleViolation("只有履约中的签约可以更换团队", code="CONTRACT_NOT_ACTIVE")
         if current.team_id == team_id:
             raise RuleViolation("新团队与当前团队相同", code="SAME_TEAM")
         team = _lock_team(team_id, current.region_id)
         eligibility.check_team_open(team, current.period_year)
-        event = current.transition(ContractStatus.TRANSFERRED, reason=reason)
-        event.wechat_account_id = actor.account_id
-        db.session.add(event)
+        current, _ = contracts.move(actor, contract_id, ContractStatus.TRANSFERRED, reason)
         db.session.flush()  # frees the person's place for the period before the new contract takes it
         contract = _copy(current, team, today=local_today())
         db.session.add(ContractEvent(contract_id=contract.id, from_status=None, to_status=ContractStatus.ACTIVE,
@@ -189,11 +188,7 @@ def cancel(actor: Actor, wechatpay: WechatPayClient, contract_id: int, *, reason
     """
     require_role(actor, Role.RESIDENT)
     with transaction():
-        contract = get_visible(Contract, contract_id, actor, for_update=True)
-        was = contract.status
-        event = contract.transition(ContractStatus.CANCELLED, reason=reason)
-        event.wechat_account_id = actor.account_id
-        db.session.add(event)
+        contract, was = contracts.move(actor, contract_id, ContractStatus.CANCELLED, reason)
         refund_fen = _refund_due(contract) if was is ContractStatus.ACTIVE else 0
         refunds = payments.plan_refund(contract, refund_fen, f"解约退费：{reason}") if refund_fen else []
         open_orders = list(db.session.scalars(sa.select(PaymentOrder.out_trade_no).where(
