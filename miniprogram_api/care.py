@@ -10,6 +10,7 @@ from server.surveys import services as surveys
 from server.surveys.schemas import InvitationSchema, ResponseSchema
 from server.web.auth import current_actor, requires
 from server.web.blueprint import Blueprint
+from server.web.docs import error_codes
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
 blp = Blueprint("mp_care", __name__, url_prefix="/api/mp/v1", description="居民端：服务记录、长期处方与满意度")
@@ -28,6 +29,7 @@ class ServiceRecords(MethodView):
 
 @blp.route("/service-records/<int:record_id>/confirm")
 class Confirm(MethodView):
+    @error_codes("SERVICE_ALREADY_ANSWERED")
     @requires(Role.RESIDENT)
     @blp.response(200, ServiceRecordSchema)
     def post(self, record_id):
@@ -37,6 +39,7 @@ class Confirm(MethodView):
 
 @blp.route("/service-records/<int:record_id>/dispute")
 class Dispute(MethodView):
+    @error_codes("SERVICE_ALREADY_ANSWERED")
     @requires(Role.RESIDENT)
     @blp.arguments(DisputeSchema)
     @blp.response(200, ServiceRecordSchema)
@@ -69,6 +72,7 @@ class Invitations(MethodView):
 
 @blp.route("/survey-invitations/<int:invitation_id>/response")
 class Respond(MethodView):
+    @error_codes("INVITATION_EXPIRED", "CONTRACT_NOT_ACTIVE", "NOT_SERVED", "ALREADY_ANSWERED")
     @requires(Role.RESIDENT)
     @blp.arguments(ResponseSchema)
     @blp.response(201, ResponseSchema)

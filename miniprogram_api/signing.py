@@ -18,6 +18,7 @@ from server.teams import services as teams
 from server.teams.schemas import TeamBrowseArgsSchema, TeamCardSchema
 from server.web.auth import client_ip, current_actor, requires, token_service
 from server.web.blueprint import Blueprint
+from server.web.docs import error_codes
 from server.web.idempotent import idempotent
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
@@ -43,6 +44,8 @@ class TeamQuerySchema(PageArgsSchema, TeamBrowseArgsSchema):
 
 @blp.route("/auth/wechat-login")
 class WechatLogin(MethodView):
+    @error_codes("WECHAT_CODE_INVALID", "WECHAT_CODE_USED", "WECHAT_RATE_LIMITED", "WECHAT_BUSY", "WECHAT_UNAVAILABLE",
+                 "REGION_NOT_CONFIGURED")
     @blp.arguments(WechatLoginSchema)
     @blp.response(200, ResidentTokenSchema)
     def post(self, data):
@@ -56,6 +59,9 @@ class WechatLogin(MethodView):
 
 @blp.route("/me/identity")
 class MyIdentity(MethodView):
+    @error_codes("CONSENT_REQUIRED", "NOT_INSURED_IN_REGION", "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH",
+                 "IDENTITY_ALREADY_BOUND", "IDENTITY_BOUND_ELSEWHERE", "INSURANCE_PLATFORM_UNAVAILABLE",
+                 "WECHAT_CODE_INVALID")
     @requires(Role.RESIDENT)
     @blp.arguments(BindSelfSchema)
     @blp.response(201, FamilyMemberSchema)
@@ -70,6 +76,8 @@ class MyIdentity(MethodView):
 
 @blp.route("/me/family")
 class MyFamily(MethodView):
+    @error_codes("CONSENT_REQUIRED", "IDENTITY_NOT_BOUND", "FAMILY_MEMBER_EXISTS", "NOT_INSURED_IN_REGION",
+                 "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH")
     @requires(Role.RESIDENT)
     @blp.arguments(AddFamilySchema)
     @blp.response(201, FamilyMemberSchema)
@@ -83,6 +91,7 @@ class MyFamily(MethodView):
 
 @blp.route("/me/family/<int:resident_id>")
 class MyFamilyMember(MethodView):
+    @error_codes("CANNOT_REMOVE_SELF")
     @requires(Role.RESIDENT)
     @blp.response(204)
     def delete(self, resident_id):
@@ -103,6 +112,7 @@ class Teams(MethodView):
 
 @blp.route("/residents/<int:resident_id>/offers")
 class Offers(MethodView):
+    @error_codes("RULES_NOT_IN_FORCE")
     @requires(Role.RESIDENT)
     @blp.response(200, OfferSchema(many=True))
     def get(self, resident_id):
@@ -112,6 +122,10 @@ class Offers(MethodView):
 
 @blp.route("/contracts/sign")
 class Sign(MethodView):
+    @error_codes("CONSENT_REQUIRED", "NOT_INSURED_IN_REGION", "CONTRACT_EXISTS", "PACKAGE_NOT_FOUND",
+                 "PACKAGE_NOT_IN_FORCE", "PACKAGE_CONDITION_NOT_MET", "PACKAGE_AGE_NOT_MET", "DUPLICATE_BENEFIT",
+                 "TEAM_NOT_FOUND", "TEAM_INACTIVE", "TEAM_FULL", "AGREEMENT_NOT_ACTIVE", "IDEMPOTENCY_KEY_REUSED",
+                 "REQUEST_IN_PROGRESS", "RULES_NOT_IN_FORCE")
     @requires(Role.RESIDENT)
     @idempotent
     @blp.arguments(SignSchema)
@@ -132,6 +146,8 @@ class ContractView(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/payment")
 class Payment(MethodView):
+    @error_codes("PAYMENT_NOT_REQUIRED", "WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE", "IDEMPOTENCY_KEY_REUSED",
+                 "REQUEST_IN_PROGRESS")
     @requires(Role.RESIDENT)
     @idempotent
     @blp.response(201, PaymentParamsSchema)
@@ -142,6 +158,8 @@ class Payment(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/renew")
 class Renew(MethodView):
+    @error_codes("CONSENT_REQUIRED", "RENEWAL_NOT_ALLOWED", "RENEWAL_TOO_EARLY", "CONTRACT_EXISTS", "TEAM_FULL",
+                 "AGREEMENT_NOT_ACTIVE", "PACKAGE_NOT_IN_FORCE", "DUPLICATE_BENEFIT")
     @requires(Role.RESIDENT)
     @idempotent
     @blp.arguments(RenewSchema)
@@ -153,6 +171,8 @@ class Renew(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/change-team")
 class ChangeTeam(MethodView):
+    @error_codes("CONTRACT_NOT_ACTIVE", "SAME_TEAM", "TEAM_NOT_FOUND", "TEAM_INACTIVE", "TEAM_FULL",
+                 "AGREEMENT_NOT_ACTIVE")
     @requires(Role.RESIDENT)
     @idempotent
     @blp.arguments(ChangeTeamSchema)
@@ -164,6 +184,7 @@ class ChangeTeam(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/cancel")
 class Cancel(MethodView):
+    @error_codes("CONTRACT_STATE_INVALID", "WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE")
     @requires(Role.RESIDENT)
     @idempotent
     @blp.arguments(CancelSchema)

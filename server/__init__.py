@@ -19,6 +19,7 @@ from server.identity.tokens import TokenService
 from server.integrations import registry
 from server.web import access_log
 from server.web import errors as web_errors
+from server.web.docs import COMMON_CODES
 from server.web.schemas import ErrorSchema, localise_messages
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
@@ -46,7 +47,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
         API_SPEC_OPTIONS={
-            "info": {"description": "家庭医生医保签约服务平台接口。错误统一为 {code, message, details}。"},
+            "info": {"description": "家庭医生医保签约服务平台接口。错误统一为 {code, message, details}；"
+                                    "各接口可能返回的业务错误码见 x-error-codes，通用错误码："
+                                    + "、".join(COMMON_CODES) + "。"},
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
             }},

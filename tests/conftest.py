@@ -156,7 +156,8 @@ def newcomer(world):
     """R6, a hypertension patient without a contract, whom account W1 acts for (a parent)."""
     resident = factories.make_resident(world.regions["A"], "林淑珍", born=date(1950, 3, 8))
     factories.add(FamilyLink(wechat_account_id=world.accounts["resident"].id, resident_id=resident.id,
-                             relation=Relation.PARENT, consent_at=world.contracts["R1"].consent_at, consent_version="2026.1"))
+                             relation=Relation.PARENT, consent_at=world.contracts["R1"].consent_at,
+                             consent_version="2026.1"))
     db.session.commit()
     db.session.expunge(resident)
     return resident

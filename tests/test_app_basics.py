@@ -55,3 +55,14 @@ def test_unknown_path_gets_the_error_shape(client):
 def test_chinese_messages_are_sent_as_utf8_not_escaped(client):
     response = client.get("/api/admin/v1/me")
     assert "请先登录" in response.get_data(as_text=True)
+
+
+def test_documented_error_codes_are_codes_the_server_really_raises(client):
+    from pathlib import Path
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path("server").rglob("*.py"))
+    spec = client.get("/api/openapi.json").get_json()
+    documented = {code for path in spec["paths"].values() for op in path.values() if isinstance(op, dict)
+                  for code in op.get("x-error-codes", [])}
+    assert "CONTRACT_EXISTS" in documented and "TEAM_FULL" in documented
+    assert not {code for code in documented if f'"{code}"' not in source}

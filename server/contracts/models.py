@@ -15,6 +15,7 @@ from server.extensions import db
 from server.identity.roles import Level
 from server.identity.scoping import inherit_scope
 from server.residents.models import Resident
+from server.teams.models import Staff, Team
 
 _LIVE_SQL = sa.text("status IN (" + ", ".join(f"'{s.value}'" for s in LIVE_STATES) + ")")
 
@@ -75,6 +76,8 @@ class Contract(IdMixin, TimestampMixin, db.Model):
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
     resident: Mapped[Resident] = relationship(viewonly=True)
+    team: Mapped[Team] = relationship(viewonly=True)
+    doctor: Mapped[Staff | None] = relationship(viewonly=True)
     events: Mapped[list[ContractEvent]] = relationship(order_by="ContractEvent.id", viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
@@ -104,7 +107,8 @@ class ContractEvent(IdMixin, db.Model):
     __tablename__ = "contract_event"
 
     contract_id: Mapped[int] = fk("contract.id")
-    from_status: Mapped[ContractStatus | None] = mapped_column(enum_column(ContractStatus, name="from_status"), nullable=True)
+    from_status: Mapped[ContractStatus | None] = mapped_column(
+        enum_column(ContractStatus, name="from_status"), nullable=True)
     to_status: Mapped[ContractStatus] = mapped_column(enum_column(ContractStatus, name="to_status"))
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
     account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)

@@ -43,6 +43,8 @@ class ContractSchema(Schema):
 
 
 class ContractDetailSchema(ContractSchema):
+    team_name = fields.Function(lambda c: c.team.name)
+    doctor_name = fields.Function(lambda c: c.doctor.name if c.doctor else None, metadata={"description": "签约医生"})
     events = fields.List(fields.Nested(ContractEventSchema))
 
 

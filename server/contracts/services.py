@@ -33,7 +33,7 @@ def list_contracts(actor: Actor, page: PageRequest, *, status: ContractStatus | 
 
 def get_contract(actor: Actor, contract_id: int) -> Contract:
     contract = get_visible(Contract, contract_id, actor)
-    db.session.refresh(contract, ["resident", "events"])
+    db.session.refresh(contract, ["resident", "team", "doctor", "events"])
     return contract
 
 
@@ -58,7 +58,7 @@ def terminate_contract(actor: Actor, contract_id: int, reason: str) -> Contract:
         audit.record(actor, "contract.terminate", "contract", contract.id,
                      {"from": previous.value, "reason": reason})
         db.session.flush()
-        db.session.refresh(contract, ["resident", "events"])
+        db.session.refresh(contract, ["resident", "team", "doctor", "events"])
     return contract
 
 

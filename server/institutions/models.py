@@ -76,7 +76,8 @@ class AgreementEvent(IdMixin, db.Model):
     }
 
     agreement_id: Mapped[int] = fk("agreement.id")
-    from_status: Mapped[AgreementStatus | None] = mapped_column(enum_column(AgreementStatus, name="from_status"), nullable=True)
+    from_status: Mapped[AgreementStatus | None] = mapped_column(
+        enum_column(AgreementStatus, name="from_status"), nullable=True)
     to_status: Mapped[AgreementStatus] = mapped_column(enum_column(AgreementStatus, name="to_status"))
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
     account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
