@@ -14,7 +14,8 @@ from server.payments.models import PaymentOrder, Refund  # noqa: F401
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem  # noqa: F401
 from server.regions.models import Disease, LocalRules, Region  # noqa: F401
 from server.residents.models import BenefitEnrolment, ChronicCondition, FamilyLink, Resident  # noqa: F401
-from server.servicerecords.models import Reading, ServiceRecord  # noqa: F401
+from server.servicerecords.imports import ImportBatch  # noqa: F401
+from server.servicerecords.models import FollowUpCall, Reading, ServiceRecord  # noqa: F401
 from server.settlement.models import Disbursement, Settlement  # noqa: F401
 from server.supervision.models import SupervisionAlert, SupervisionCase  # noqa: F401
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse  # noqa: F401

@@ -245,4 +245,7 @@ ZHANGZHOU_RULES = dict(
     payout_ratios={"excellent": "1.00", "good": "0.90", "pass": "0.80", "fail": "score"},
     prescription_standard_weeks=4, prescription_max_weeks=12, feedback_deadline_working_days=15,
     appeal_window_working_days=10, assessment_start_mmdd="01-15", duplicate_benefit_policy="refuse",
+    prescription_excluded_drug_classes=["toxic", "radioactive", "precursor", "narcotic", "psychotropic_1",
+                                        "psychotropic_2", "antimicrobial", "special_storage"],
+    services_beyond_quota=False,
 )

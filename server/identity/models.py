@@ -33,6 +33,8 @@ class UserAccount(IdMixin, TimestampMixin, db.Model):
     institution_id: Mapped[int | None] = fk("institution.id", nullable=True)
     staff_id: Mapped[int | None] = fk("staff.id", nullable=True)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # The doctor side of the mini-program signs staff in by this WeChat identity once bound.
+    wechat_openid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, unique=True)
     # Bumped on password change or forced logout: older tokens stop working.
     token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -79,4 +79,8 @@ class LocalRules(IdMixin, TimestampMixin, db.Model):
     refund_after_service: Mapped[str] = mapped_column(sa.String(16), default="none")
     # "refuse" / "flag": a drug another benefit already pays for.
     duplicate_benefit_policy: Mapped[str] = mapped_column(sa.String(8), default="refuse")
+    # Drug classes a long-term prescription may not contain (长期处方管理规范 exclusions).
+    prescription_excluded_drug_classes: Mapped[list] = mapped_column(JSONType, default=list)
+    # Whether a team may log more of an item than its yearly quantity (beyond the package).
+    services_beyond_quota: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)

@@ -16,6 +16,10 @@ from server.extensions import db
 from server.regions.models import LocalRules
 
 GRADES = ("excellent", "good", "pass", "fail")
+# 长期处方管理规范（试行）: the classes a long-term prescription may not contain, unless a
+# region's rules say otherwise.
+NATIONAL_LONG_TERM_EXCLUSIONS = ("toxic", "radioactive", "precursor", "narcotic", "psychotropic_1",
+                                 "psychotropic_2", "antimicrobial", "special_storage")
 GRADE_NAMES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
 
 

@@ -6,7 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from server.regions.rules import GRADES
+from server.regions.rules import GRADES, NATIONAL_LONG_TERM_EXCLUSIONS
+from server.web.schemas import StrictBoolean
 
 def _iso_date(value: str | None) -> None:
     if value is None:
@@ -84,6 +85,10 @@ class LocalRulesSchema(Schema):
         ("full", "unused_items", "none"), error="应为 full/unused_items/none"))
     duplicate_benefit_policy = fields.String(load_default="refuse", validate=validate.OneOf(
         ("refuse", "flag"), error="应为 refuse/flag"))
+    prescription_excluded_drug_classes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)), load_default=lambda: list(NATIONAL_LONG_TERM_EXCLUSIONS),
+        metadata={"description": "长期处方不得开具的药品类别（默认为国家规范所列）"})
+    services_beyond_quota = StrictBoolean(load_default=False, metadata={"description": "是否允许超出服务包年度次数"})
     created_at = fields.DateTime(dump_only=True)
 
     @validates_schema

@@ -96,3 +96,26 @@ class Reading(IdMixin, db.Model):
 
 
 Reading.__scope__ = inherit_scope(Reading.service_record_id, ServiceRecord)
+
+
+class FollowUpCall(IdMixin, TimestampMixin, db.Model):
+    """A phone follow-up (电话回访) of a served resident by a team member, with its outcome."""
+
+    __tablename__ = "follow_up_call"
+    __scope__ = {
+        Level.REGION: "region_id",
+        Level.INSTITUTION: "institution_id",
+        Level.TEAM: "team_id",
+        Level.RESIDENT: "resident_id",
+    }
+
+    contract_id: Mapped[int] = fk("contract.id")
+    resident_id: Mapped[int] = fk("resident.id", index=False)
+    region_id: Mapped[int] = fk("region.id", index=False)
+    institution_id: Mapped[int] = fk("institution.id", index=False)
+    team_id: Mapped[int] = fk("team.id", index=False)
+    staff_id: Mapped[int] = fk("staff.id", index=False)
+    service_record_id: Mapped[int | None] = fk("service_record.id", nullable=True, index=False)
+    called_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # reached / no_answer / refused / wrong_number
+    notes: Mapped[str] = mapped_column(sa.Text, default="")

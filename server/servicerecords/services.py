@@ -1,7 +1,6 @@
 """Service history, and the resident confirming or disputing what a doctor logged (履约确认)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit

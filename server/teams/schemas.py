@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from server.teams.models import StaffKind
-from server.web.schemas import MaskedPhone
+from server.web.schemas import MaskedPhone, StrictBoolean
 
 PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="手机号码格式有误")
 
@@ -13,7 +13,7 @@ class MembershipSchema(Schema):
     id = fields.Integer(dump_only=True)
     team_id = fields.Integer(dump_only=True)
     staff_id = fields.Integer(required=True)
-    is_leader = fields.Boolean(load_default=False)
+    is_leader = StrictBoolean(load_default=False)
     joined_on = fields.Date(required=True)
     left_on = fields.Date(dump_only=True, allow_none=True)
 

@@ -76,6 +76,12 @@ class MaskedPhone(fields.String):
         return pii.mask_phone(value)
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON body's boolean is `true` or `false`, never a string such as "yes" that merely looks true."""
+
+    truthy = {True}
+    falsy = {False}
+
+
 def consent_field(description: str) -> fields.Boolean:
-    """Consent is a JSON `true` or `false`, never a string such as "yes" that merely looks true."""
-    return fields.Boolean(required=True, truthy={True}, falsy={False}, metadata={"description": description})
+    return StrictBoolean(required=True, metadata={"description": description})

@@ -1,0 +1,39 @@
+"""Batches imported from an institution's own system (机构系统批量导入)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.common.models import IdMixin, fk
+from server.common.timeutil import utcnow
+from server.common.types import JSONType, UTCDateTime
+from server.extensions import db
+from server.identity.roles import Level
+
+
+class ImportBatch(IdMixin, db.Model):
+    """One file of service records, readings or dispensings sent by an institution, with its report.
+
+    Each row carries the institution's own id, so re-sending a file stores nothing twice;
+    a bad row is reported with its line and reason while the good rows are stored.
+    """
+
+    __tablename__ = "import_batch"
+    __scope__ = {Level.REGION: "region_id", Level.INSTITUTION: "institution_id"}
+
+    region_id: Mapped[int] = fk("region.id", index=False)
+    institution_id: Mapped[int] = fk("institution.id")
+    kind: Mapped[str] = mapped_column(sa.String(16))  # service_records / readings / dispensings
+    file_format: Mapped[str] = mapped_column(sa.String(8))  # jsonl / csv
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rows_total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_stored: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_already_stored: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # [{"line": n, "external_id": …, "code": …, "message": …}] for the failed rows.
+    failures: Mapped[list] = mapped_column(JSONType, default=list)
+    submitted_by_account_id: Mapped[int] = fk("user_account.id", index=False)
