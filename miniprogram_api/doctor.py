@@ -1,27 +1,52 @@
-"""The family doctor's API (`/api/doctor/v1`): my teams' patients and their contracts."""
+"""The family doctor's workspace (`/api/doctor/v1`): my patients, logging services, follow-ups."""
+from flask import request
 from flask.views import MethodView
-from server.web.blueprint import Blueprint
 
-from server.contracts import services as contracts
-from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema
+from admin.auth import LoginSchema, TokenSchema
+from server.contracts import patients, services as contracts
+from server.contracts.schemas import ContractDetailSchema
+from server.errors import Unauthenticated
+from server.identity import services as identity
 from server.identity.roles import Role
 from server.residents import services as residents
 from server.residents.schemas import ResidentSchema
-from server.web.auth import current_actor, requires
+from server.servicerecords import services as records
+from server.servicerecords.schemas import (
+    FollowUpCallSchema, HealthRecordSchema, LogServiceSchema, PatientQuerySchema, PatientRowSchema,
+    ServiceRecordQuerySchema, ServiceRecordSchema,
+)
+from server.web.auth import client_ip, current_actor, requires, token_service
+from server.web.blueprint import Blueprint
+from server.web.docs import error_codes
 from server.web.schemas import page_schema, split_page
 
 blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台")
 
 
+@blp.route("/auth/login")
+class Login(MethodView):
+    @error_codes("LOGIN_FAILED")
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, data):
+        """Team members sign in with their staff account."""
+        signed = identity.staff_login(token_service(), data["username"], data["password"], ip=client_ip(),
+                                      user_agent=request.headers.get("User-Agent"))
+        if signed.actor.role is not Role.TEAM_MEMBER:
+            raise Unauthenticated("该账号不是家庭医生团队成员", code="LOGIN_FAILED")
+        return {"token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in,
+                "role": signed.actor.role.value, "display_name": signed.display_name}
+
+
 @blp.route("/patients")
 class Patients(MethodView):
     @requires(Role.TEAM_MEMBER)
-    @blp.arguments(ContractQuerySchema, location="query")
-    @blp.response(200, page_schema(ContractSchema))
+    @blp.arguments(PatientQuerySchema, location="query")
+    @blp.response(200, page_schema(PatientRowSchema))
     def get(self, args):
-        """My teams' contracts (one row per signed patient and period)."""
+        """My teams' signed patients: follow-ups this year, next due, control status; filterable."""
         page, filters = split_page(args)
-        return contracts.list_contracts(current_actor(), page, **filters)
+        return patients.list_patients(current_actor(), page, patients.PatientFilters(**filters))
 
 
 @blp.route("/patients/<int:resident_id>")
@@ -33,6 +58,17 @@ class PatientById(MethodView):
         return residents.get_resident(current_actor(), resident_id)
 
 
+@blp.route("/patients/<int:resident_id>/health-record")
+class HealthRecord(MethodView):
+    @error_codes("DATE_IN_FUTURE", "HEALTH_RECORD_DATES")
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(HealthRecordSchema)
+    @blp.response(200, ResidentSchema)
+    def put(self, data, resident_id):
+        """Record that the patient's health record was created or brought up to date."""
+        return records.update_health_record(current_actor(), resident_id, **data)
+
+
 @blp.route("/contracts/<int:contract_id>")
 class ContractById(MethodView):
     @requires(Role.TEAM_MEMBER)
@@ -40,3 +76,34 @@ class ContractById(MethodView):
     def get(self, contract_id):
         """One contract of my teams with its history."""
         return contracts.get_contract(current_actor(), contract_id)
+
+
+@blp.route("/service-records")
+class ServiceRecords(MethodView):
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(ServiceRecordQuerySchema, location="query")
+    @blp.response(200, page_schema(ServiceRecordSchema))
+    def get(self, args):
+        """Services my teams delivered, with readings: a patient's history over time."""
+        page, filters = split_page(args)
+        return records.history(current_actor(), page, **filters)
+
+    @error_codes("READING_IMPLAUSIBLE", "SERVICE_IN_FUTURE", "SERVICE_BEFORE_CONTRACT", "CONTRACT_NOT_ACTIVE_ON_DATE",
+                 "ITEM_NOT_IN_PACKAGE", "YEARLY_QUANTITY_EXCEEDED", "DUPLICATE_SERVICE", "NOT_TEAM_MEMBER")
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(LogServiceSchema)
+    @blp.response(201, ServiceRecordSchema)
+    def post(self, data):
+        """Log a delivered package item with its readings; the resident is asked to confirm it."""
+        return records.log_service(current_actor(), data)
+
+
+@blp.route("/follow-up-calls")
+class FollowUpCalls(MethodView):
+    @error_codes("CALL_IN_FUTURE", "CALL_NOT_REACHED", "ALREADY_ANSWERED", "SURVEY_NOT_CONFIGURED", "NOT_TEAM_MEMBER")
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(FollowUpCallSchema)
+    @blp.response(201, FollowUpCallSchema)
+    def post(self, data):
+        """Record a phone follow-up, with the satisfaction answers the resident gave on the phone."""
+        return records.record_call(current_actor(), data)

@@ -88,6 +88,11 @@ def fresh_id_number() -> str:
     return idcard.make("350625", date(1985, 6, 1), next(_id_numbers))
 
 
+def yesterday() -> str:
+    from datetime import datetime, timezone
+    return (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat()
+
+
 def rules_body(w, target):
     from tests.factories import rules_kwargs
     body = rules_kwargs(effective_from=(date.today() + timedelta(days=30)).isoformat())
@@ -205,6 +210,19 @@ CASES = [
          list_ids=ids_of("contracts")),
     Case("doctor patient", "GET", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}", {Role.TEAM_MEMBER},
          RESIDENTS, targets=R),
+    Case("doctor service records", "GET", lambda w, t: "/api/doctor/v1/service-records", {Role.TEAM_MEMBER},
+         RESIDENTS, list_ids=lambda w, keys: {w.records[k].id for k in keys}),
+    Case("doctor log service", "POST", lambda w, t: "/api/doctor/v1/service-records", {Role.TEAM_MEMBER},
+         RESIDENTS, targets=R, ok=201, writes=True, body=lambda w, t: {
+             "contract_id": w.contracts[t].id, "package_item_id": w.records[t].package_item_id,
+             "service_type": "clinic", "served_at": yesterday(),
+             "reading": {"systolic_mmhg": 128, "diastolic_mmhg": 80}}),
+    Case("doctor follow-up call", "POST", lambda w, t: "/api/doctor/v1/follow-up-calls", {Role.TEAM_MEMBER},
+         RESIDENTS, targets=R, ok=201, writes=True,
+         body=lambda w, t: {"contract_id": w.contracts[t].id, "called_at": yesterday(), "outcome": "reached"}),
+    Case("doctor health record", "PUT", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}/health-record",
+         {Role.TEAM_MEMBER}, RESIDENTS, targets=R, writes=True,
+         body=lambda w, t: {"updated_on": date.today().isoformat()}),
     Case("doctor contract", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R),
 ]
