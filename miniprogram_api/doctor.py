@@ -3,11 +3,13 @@ from flask import request
 from flask.views import MethodView
 
 from admin.auth import LoginSchema, TokenSchema
+from miniprogram_api.signing import WechatLoginSchema
 from server.contracts import patients, services as contracts
 from server.contracts.schemas import ContractDetailSchema
 from server.errors import Unauthenticated
 from server.identity import services as identity
 from server.identity.roles import Role
+from server.integrations import registry
 from server.residents import services as residents
 from server.residents.schemas import ResidentSchema
 from server.servicerecords import services as records
@@ -34,8 +36,35 @@ class Login(MethodView):
                                       user_agent=request.headers.get("User-Agent"))
         if signed.actor.role is not Role.TEAM_MEMBER:
             raise Unauthenticated("该账号不是家庭医生团队成员", code="LOGIN_FAILED")
-        return {"token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in,
-                "role": signed.actor.role.value, "display_name": signed.display_name}
+        return _token(signed)
+
+
+def _token(signed: identity.SignedIn) -> dict:
+    return {"token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in,
+            "role": signed.actor.role.value, "display_name": signed.display_name}
+
+
+@blp.route("/auth/wechat-login")
+class WechatLogin(MethodView):
+    @error_codes("WECHAT_NOT_BOUND", "WECHAT_CODE_INVALID", "WECHAT_CODE_USED")
+    @blp.arguments(WechatLoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, data):
+        """Sign in on the mini-program's doctor side with a wx.login code (after binding WeChat once)."""
+        signed = identity.staff_wechat_login(token_service(), registry.wechat(), data["code"], ip=client_ip(),
+                                             user_agent=request.headers.get("User-Agent"))
+        return _token(signed)
+
+
+@blp.route("/me/wechat")
+class MyWechat(MethodView):
+    @error_codes("WECHAT_BOUND_ELSEWHERE", "WECHAT_CODE_INVALID", "WECHAT_CODE_USED")
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(WechatLoginSchema)
+    @blp.response(204)
+    def put(self, data):
+        """Bind my WeChat to my staff account, for signing in on the mini-program's doctor side."""
+        identity.bind_staff_wechat(current_actor(), registry.wechat(), data["code"])
 
 
 @blp.route("/patients")

@@ -199,3 +199,21 @@ def test_patients_whose_prescription_runs_out_soon(client, world):
     assert [r["id"] for r in due] == [contract.id]  # runs out in 3 days
     later = client.get("/api/doctor/v1/patients?prescription_due_within_days=1", headers=headers).get_json()["items"]
     assert later == []
+
+
+def test_a_doctor_binds_wechat_once_then_signs_in_with_it(client, world, sandbox):
+    import requests
+
+    def code(openid=None):
+        body = {"openid": openid} if openid else {}
+        return requests.post(f"{sandbox.base_url}/sandbox/wechat/login", json=body, timeout=5).json()
+
+    unbound = client.post("/api/doctor/v1/auth/wechat-login", json={"code": code()["code"]})
+    assert _code(unbound, 401) == "WECHAT_NOT_BOUND"
+    first = code()
+    bound = client.put("/api/doctor/v1/me/wechat", json={"code": first["code"]}, headers=world.headers("doctor"))
+    assert bound.status_code == 204
+    signed = client.post("/api/doctor/v1/auth/wechat-login", json={"code": code(first["openid"])["code"]})
+    assert signed.status_code == 200 and signed.get_json()["role"] == "team_member"
+    assert client.get("/api/doctor/v1/patients", headers={
+        "Authorization": f"Bearer {signed.get_json()['token']}"}).status_code == 200

@@ -10,11 +10,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from server.audit import services as audit
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
-from server.errors import Unauthenticated
+from server.errors import Conflict, Unauthenticated
 from server.extensions import db
 from server.identity.models import UserAccount, WechatAccount
 from server.identity.roles import Actor, Role
 from server.identity.tokens import TokenService
+from server.integrations.wechat import WechatClient
 from server.residents.models import FamilyLink
 from server.teams.models import TeamMembership
 
@@ -103,3 +104,29 @@ def resident_actor(wechat: WechatAccount) -> Actor:
             FamilyLink.wechat_account_id == wechat.id, FamilyLink.revoked_at.is_(None))
     ))
     return Actor(role=Role.RESIDENT, account_id=wechat.id, region_id=wechat.region_id, resident_ids=resident_ids)
+
+
+def bind_staff_wechat(actor: Actor, wechat: WechatClient, code: str) -> None:
+    """A signed-in team member links their WeChat, for the doctor side of the mini-program."""
+    openid = wechat.code_to_session(code).openid
+    with transaction():
+        taken = db.session.scalar(sa.select(UserAccount.id).where(UserAccount.wechat_openid == openid))
+        if taken is not None and taken != actor.account_id:
+            raise Conflict("该微信已绑定其他工作人员账号", code="WECHAT_BOUND_ELSEWHERE")
+        db.session.get(UserAccount, actor.account_id).wechat_openid = openid
+        audit.record(actor, "account.bind_wechat", "user_account", actor.account_id)
+
+
+def staff_wechat_login(tokens: TokenService, wechat: WechatClient, code: str, *, ip: str | None,
+                       user_agent: str | None) -> SignedIn:
+    """Sign a team member in by the WeChat they bound."""
+    openid = wechat.code_to_session(code).openid
+    with transaction():
+        account = db.session.scalars(sa.select(UserAccount).where(UserAccount.wechat_openid == openid)).first()
+        if account is None or not account.is_active:
+            raise Unauthenticated("该微信尚未绑定工作人员账号，请先用账号密码登录后绑定", code="WECHAT_NOT_BOUND")
+        account.last_login_at = utcnow()
+        actor = replace(_staff_actor(account), ip=ip, user_agent=user_agent)
+        audit.record(actor, "account.login_wechat", "user_account", account.id)
+        token = tokens.issue("staff", account.id, account.token_version)
+        return SignedIn(token=token, expires_in=tokens.ttl_seconds, actor=actor, display_name=account.display_name)
