@@ -5,7 +5,7 @@ from flask.views import MethodView
 from admin.auth import LoginSchema, TokenSchema
 from miniprogram_api.signing import WechatLoginSchema
 from server.contracts import patients, services as contracts
-from server.contracts.schemas import ContractDetailSchema
+from server.contracts.schemas import ContractDetailSchema, ContractViewSchema
 from server.errors import Unauthenticated
 from server.identity import services as identity
 from server.identity.roles import Role
@@ -105,6 +105,15 @@ class ContractById(MethodView):
     def get(self, contract_id):
         """One contract of my teams with its history."""
         return contracts.get_contract(current_actor(), contract_id)
+
+
+@blp.route("/contracts/<int:contract_id>/view")
+class ContractView(MethodView):
+    @requires(Role.TEAM_MEMBER)
+    @blp.response(200, ContractViewSchema)
+    def get(self, contract_id):
+        """A patient's contract with package items used and remaining this year, payments and refunds."""
+        return contracts.contract_view(current_actor(), contract_id)
 
 
 @blp.route("/service-records")

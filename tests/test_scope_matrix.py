@@ -223,6 +223,8 @@ CASES = [
     Case("doctor health record", "PUT", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}/health-record",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R, writes=True,
          body=lambda w, t: {"updated_on": date.today().isoformat()}),
+    Case("doctor contract view", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}/view",
+         {Role.TEAM_MEMBER}, RESIDENTS, targets=R),
     Case("doctor contract", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R),
 ]
