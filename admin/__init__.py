@@ -3,5 +3,5 @@ from __future__ import annotations
 
 
 def blueprints():
-    from admin import auth, institutions, people, regions, teams
-    return [auth.blp, regions.blp, institutions.blp, teams.blp, people.blp]
+    from admin import assessment, auth, institutions, people, regions, teams
+    return [auth.blp, regions.blp, institutions.blp, teams.blp, people.blp, assessment.blp]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import JSONType, UTCDateTime, enum_column
@@ -38,6 +38,8 @@ class AssessmentScheme(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(128))
     copied_from_id: Mapped[int | None] = fk("assessment_scheme.id", nullable=True, index=False)
     locked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # used by a published run
+
+    indicators: Mapped[list[AssessmentIndicator]] = relationship(order_by="AssessmentIndicator.id", viewonly=True)
 
 
 class AssessmentIndicator(IdMixin, db.Model):
