@@ -21,7 +21,7 @@ def _allowed_caller(case, target):
 
 def _wrong_types(value):
     if isinstance(value, bool):
-        return ["yes", {"a": 1}]
+        return ["yes", 1, {"a": 1}]
     if isinstance(value, int):
         return ["abc", {"a": 1}, [1]]
     if isinstance(value, str):

@@ -226,6 +226,13 @@ CASES = [
     Case("doctor health record", "PUT", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}/health-record",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R, writes=True,
          body=lambda w, t: {"updated_on": date.today().isoformat()}),
+    Case("doctor prescriptions", "GET", lambda w, t: "/api/doctor/v1/prescriptions", {Role.TEAM_MEMBER}, RESIDENTS,
+         list_ids=lambda w, keys: set()),
+    Case("doctor prescribe", "POST", lambda w, t: "/api/doctor/v1/prescriptions", {Role.TEAM_MEMBER}, RESIDENTS,
+         targets=R, ok=201, writes=True, body=lambda w, t: {
+             "contract_id": w.contracts[t].id, "issued_on": date.today().isoformat(), "weeks": 4,
+             "items": [{"drug_code": "XC08CAA", "drug_name": "氨氯地平片", "drug_class": "calcium_channel_blocker",
+                        "dosage": "5mg", "frequency": "每日一次", "quantity": "28", "unit": "片"}]}),
     Case("doctor contract view", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}/view",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R),
     Case("doctor contract", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}",

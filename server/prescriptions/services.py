@@ -1,17 +1,334 @@
-"""Reading long-term prescriptions, with their drugs, dispensings and next refill date."""
+"""Long-term prescriptions (长期处方): issuing within the 4/12-week rules, dispensing, and reading them.
+
+Every number (standard and maximum weeks, excluded drug classes, what to do about a double
+benefit) comes from the region's rules in force on the prescription's date.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from server.audit import services as audit
 from server.common.paging import Page, PageRequest, paginate, where_given
-from server.identity.roles import Actor
-from server.identity.scoping import scoped_select
-from server.prescriptions.models import Prescription, PrescriptionStatus
+from server.common.timeutil import local_today, utcnow
+from server.common.uow import transaction
+from server.contracts.models import Contract
+from server.contracts.states import ContractStatus
+from server.errors import Forbidden, RuleViolation
+from server.extensions import db
+from server.identity.roles import Actor, Role
+from server.identity.scoping import get_visible, require_role, scoped_select, visible
+from server.packages.models import PackageVersion
+from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
+from server.regions.models import LocalRules
+from server.regions.rules import max_prescription_weeks, rules_in_force
+from server.residents.binding import active_benefits
+from server.residents.models import BenefitEnrolment, ChronicCondition
+from server.supervision.models import AlertKind, SupervisionAlert
+from server.teams.models import Staff, StaffKind
+
+# Who holds prescribing rights in a team (处方权): doctors and village doctors, not nurses or
+# public-health staff. A fact of medical practice law, not regional policy.
+PRESCRIBING_KINDS = frozenset({StaffKind.DOCTOR, StaffKind.VILLAGE_DOCTOR})
+
+# Chinese names of the drug classes the national long-term prescription rules exclude, for messages.
+DRUG_CLASS_NAMES = {
+    "toxic": "医疗用毒性药品",
+    "radioactive": "放射性药品",
+    "precursor": "易制毒药品",
+    "narcotic": "麻醉药品",
+    "psychotropic_1": "第一类精神药品",
+    "psychotropic_2": "第二类精神药品",
+    "antimicrobial": "抗微生物药物",
+    "special_storage": "对储存条件有特殊要求的药品",
+}
+SCHEME_NAMES = {"two_disease_drug": "“两病”门诊用药保障", "chronic_special_outpatient": "门诊慢特病"}
+
+
+@dataclass(frozen=True)
+class PrescriptionWarning:
+    """Something the prescriber must know about a prescription that was nevertheless issued."""
+
+    code: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading
 
 
 def list_prescriptions(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
-                       status: PrescriptionStatus | None = None) -> Page[Prescription]:
+                       status: PrescriptionStatus | None = None, contract_id: int | None = None,
+                       due_within_days: int | None = None, today: date | None = None) -> Page[Prescription]:
+    """Prescriptions the actor may see, newest first; `due_within_days` keeps the active ones whose
+    supply runs out within that many days (already run out included)."""
     stmt = (scoped_select(Prescription, actor)
             .options(selectinload(Prescription.items), selectinload(Prescription.dispensings))
             .order_by(Prescription.issued_on.desc(), Prescription.id.desc()))
-    return paginate(where_given(stmt, (Prescription.resident_id, resident_id), (Prescription.status, status)), page)
+    stmt = where_given(stmt, (Prescription.resident_id, resident_id), (Prescription.status, status),
+                       (Prescription.contract_id, contract_id))
+    if due_within_days is not None:
+        stmt = stmt.where(_runs_out_by((today or local_today()) + timedelta(days=due_within_days), actor))
+    return paginate(stmt, page)
+
+
+def list_for_team(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
+                  due_within_days: int | None = None, status: PrescriptionStatus | None = None,
+                  contract_id: int | None = None) -> Page[Prescription]:
+    """The prescriptions of the actor's teams, optionally only those due for a refill."""
+    require_role(actor, Role.TEAM_MEMBER)
+    return list_prescriptions(actor, page, resident_id=resident_id, status=status, contract_id=contract_id,
+                              due_within_days=due_within_days)
+
+
+def get_prescription(actor: Actor, prescription_id: int) -> Prescription:
+    return get_visible(Prescription, prescription_id, actor)
+
+
+def _runs_out_by(by: date, actor: Actor) -> sa.ColumnElement[bool]:
+    """Active and `next_refill_on` (last filling, or the issue date, plus `weeks`) on or before `by`.
+
+    Written as "last filling on or before `by` minus the weeks", one bound date per distinct
+    number of weeks, so the comparison is plain dates on SQLite and PostgreSQL alike.
+    """
+    weeks_in_use = db.session.scalars(sa.select(Prescription.weeks).where(
+        visible(Prescription, actor), Prescription.status == PrescriptionStatus.ACTIVE).distinct()).all()
+    if not weeks_in_use:
+        return sa.false()
+    last_filled = sa.func.coalesce(
+        sa.select(sa.func.max(Dispensing.dispensed_on)).where(Dispensing.prescription_id == Prescription.id)
+        .scalar_subquery(), Prescription.issued_on)
+    latest_last_filled = sa.case({w: by - timedelta(weeks=w) for w in weeks_in_use}, value=Prescription.weeks)
+    return sa.and_(Prescription.status == PrescriptionStatus.ACTIVE, last_filled <= latest_last_filled)
+
+
+# ---------------------------------------------------------------- issuing
+
+
+def issue_prescription(actor: Actor, data: dict) -> Prescription:
+    """A team doctor issues (or continues from a higher-level hospital) a long-term prescription.
+
+    It replaces the contract's current prescription, which is completed. A double benefit
+    is refused or issued and flagged to supervision, as the region's rules say; a flag comes
+    back in the prescription's `warnings`.
+    """
+    require_role(actor, Role.TEAM_MEMBER)
+    with transaction():
+        prescriber = _prescriber(actor)
+        # Locking the contract serialises prescribing for one person: one active script at a time.
+        contract = get_visible(Contract, data["contract_id"], actor, for_update=True)
+        issued_on: date = data["issued_on"]
+        _check_contract_on(contract, issued_on, "开具")
+        rules = rules_in_force(contract.region_id, issued_on)
+        version = get_visible(PackageVersion, contract.package_version_id, actor)
+        stable = _check_weeks(actor, contract, version, rules, data)
+        items = data["items"]
+        _check_drug_classes(rules, items)
+        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), issued_on)
+        if benefits and rules.duplicate_benefit_policy != "flag":
+            raise _duplicate_benefit(benefits)
+        current = list(db.session.scalars(scoped_select(Prescription, actor).where(
+            Prescription.contract_id == contract.id, Prescription.status == PrescriptionStatus.ACTIVE)))
+        later = [p for p in current if p.issued_on > issued_on]
+        if later:
+            raise RuleViolation("该签约已有开具日期更晚的长期处方，不能以更早的日期开具新处方",
+                                code="PRESCRIPTION_OLDER_THAN_CURRENT",
+                                details={"current_prescription_id": later[0].id,
+                                         "current_issued_on": later[0].issued_on.isoformat()})
+        source = data.get("continued_from") or {}
+        confirmed = data.get("patient_confirmed", False)
+        prescription = Prescription(
+            contract_id=contract.id, resident_id=contract.resident_id, region_id=contract.region_id,
+            institution_id=contract.institution_id, team_id=contract.team_id, prescriber_staff_id=prescriber.id,
+            issued_on=issued_on, weeks=data["weeks"], stable_patient=stable,
+            stability_assessment=(data.get("stability_assessment") or "").strip(),
+            patient_confirmed_at=utcnow() if confirmed else None, status=PrescriptionStatus.ACTIVE,
+            source_institution_name=source["institution_name"].strip() if source else None,
+            source_prescription_no=source["prescription_no"].strip() if source else None)
+        db.session.add(prescription)
+        for previous in current:
+            previous.status = PrescriptionStatus.COMPLETED
+        db.session.flush()
+        for item in items:
+            db.session.add(PrescriptionItem(
+                prescription_id=prescription.id, drug_code=item["drug_code"].strip(),
+                drug_name=item["drug_name"].strip(), drug_class=_normal_class(item["drug_class"]),
+                specification=item.get("specification", "").strip(), dosage=item["dosage"].strip(),
+                frequency=item["frequency"].strip(), quantity=_cents(item["quantity"]), unit=item["unit"].strip()))
+        warnings = []
+        if benefits:
+            warnings.append(_flag_duplicate_benefit(contract, benefits, "prescription", prescription.id,
+                                                    {"issued_on": issued_on.isoformat(),
+                                                     "drugs": [i["drug_code"] for i in items]}))
+        for previous in current:
+            audit.record(actor, "prescription.complete", "prescription", previous.id,
+                         {"replaced_by": prescription.id})
+        audit.record(actor, "prescription.issue", "prescription", prescription.id, {
+            "contract_id": contract.id, "weeks": prescription.weeks, "stable_patient": stable,
+            "drugs": [i["drug_code"] for i in items], "continued": bool(source),
+            "replaces": [p.id for p in current], "duplicate_benefit_flagged": bool(benefits)})
+        db.session.flush()
+        db.session.refresh(prescription, ["items", "dispensings"])
+    prescription.warnings = warnings
+    return prescription
+
+
+def _prescriber(actor: Actor) -> Staff:
+    if actor.staff_id is None:
+        raise Forbidden("该账号未关联医务人员", code="NOT_TEAM_MEMBER")
+    staff = get_visible(Staff, actor.staff_id, actor)
+    if staff.kind not in PRESCRIBING_KINDS or not staff.is_active:
+        raise Forbidden("只有团队中的医生（含乡村医生）可以开具长期处方", code="PRESCRIBER_NOT_QUALIFIED",
+                        details={"staff_kind": staff.kind.value})
+    return staff
+
+
+def _check_contract_on(contract: Contract, on: date, what: str) -> None:
+    """The contract serves on `on`: active now, `on` not in the future and inside its period."""
+    if contract.status is not ContractStatus.ACTIVE:
+        raise RuleViolation("该签约不在履约中", code="CONTRACT_NOT_ACTIVE",
+                            details={"status": contract.status.value})
+    if on > local_today():
+        raise RuleViolation(f"{what}日期不能晚于今天", code="DATE_IN_FUTURE", details={"date": on.isoformat()})
+    if not contract.period_start <= on <= contract.period_end:
+        raise RuleViolation(f"{what}日期不在签约服务期内", code="OUTSIDE_CONTRACT_PERIOD",
+                            details={"date": on.isoformat(), "period_start": contract.period_start.isoformat(),
+                                     "period_end": contract.period_end.isoformat()})
+
+
+def _check_weeks(actor: Actor, contract: Contract, version: PackageVersion, rules: LocalRules, data: dict) -> bool:
+    """Apply the 4/12-week rules; returns whether the patient counts as stable."""
+    weeks = data["weeks"]
+    standard, maximum = rules.prescription_standard_weeks, max_prescription_weeks(rules, stable=True)
+    if weeks > maximum:
+        raise RuleViolation(f"长期处方用量不得超过{maximum}周", code="PRESCRIPTION_TOO_LONG",
+                            details={"weeks": weeks, "max_weeks": maximum})
+    declared = bool(data.get("stable_patient"))
+    stable_on_record = declared and db.session.scalar(
+        scoped_select(ChronicCondition, actor).with_only_columns(ChronicCondition.id).where(
+            ChronicCondition.resident_id == contract.resident_id,
+            ChronicCondition.disease_code.in_(list(version.target_disease_codes)),
+            ChronicCondition.stable.is_(True)).limit(1)) is not None
+    if weeks <= standard:
+        return stable_on_record
+    if not stable_on_record:
+        raise RuleViolation(f"超过{standard}周的长期处方仅限病情稳定的签约病种患者", code="PRESCRIPTION_NEEDS_STABLE_PATIENT",
+                            details={"weeks": weeks, "standard_weeks": standard, "max_weeks": maximum,
+                                     "stable_patient": declared})
+    if not (data.get("stability_assessment") or "").strip():
+        raise RuleViolation(f"开具超过{standard}周的长期处方须填写病情稳定性评估", code="STABILITY_ASSESSMENT_REQUIRED",
+                            details={"field": "stability_assessment"})
+    if data.get("patient_confirmed") is not True:
+        raise RuleViolation(f"开具超过{standard}周的长期处方须经患者确认", code="PATIENT_CONFIRMATION_REQUIRED",
+                            details={"field": "patient_confirmed"})
+    return True
+
+
+def _cents(quantity: Decimal) -> Decimal:
+    """Quantities are kept to two decimal places, as the columns hold them."""
+    return quantity.quantize(Decimal("0.01"))
+
+
+def _normal_class(drug_class: str) -> str:
+    return drug_class.strip().lower()
+
+
+def _check_drug_classes(rules: LocalRules, items: list[dict]) -> None:
+    excluded = {_normal_class(c) for c in rules.prescription_excluded_drug_classes or []}
+    refused = [item for item in items if _normal_class(item["drug_class"]) in excluded]
+    if refused:
+        classes = sorted({_normal_class(item["drug_class"]) for item in refused})
+        names = "、".join(DRUG_CLASS_NAMES.get(c, c) for c in classes)
+        raise RuleViolation(f"{names}不得开具长期处方", code="DRUG_CLASS_EXCLUDED", details={
+            "drug_classes": classes,
+            "drugs": [{"drug_code": item["drug_code"], "drug_class": _normal_class(item["drug_class"])}
+                      for item in refused]})
+
+
+def _benefit_details(benefits: list[BenefitEnrolment]) -> dict:
+    return {"schemes": sorted({b.scheme.value for b in benefits}),
+            "diseases": sorted({b.disease_code for b in benefits})}
+
+
+def _duplicate_benefit(benefits: list[BenefitEnrolment]) -> RuleViolation:
+    names = "或".join(SCHEME_NAMES.get(s, s) for s in _benefit_details(benefits)["schemes"])
+    return RuleViolation(f"该患者已享受{names}待遇，不能由签约服务重复开具同病种药品", code="DUPLICATE_BENEFIT",
+                         details=_benefit_details(benefits))
+
+
+def _flag_duplicate_benefit(contract: Contract, benefits: list[BenefitEnrolment], subject_type: str,
+                            subject_id: int, extra: dict) -> PrescriptionWarning:
+    details = _benefit_details(benefits)
+    db.session.add(SupervisionAlert(
+        region_id=contract.region_id, institution_id=contract.institution_id, kind=AlertKind.DUPLICATE_BENEFIT,
+        subject_type=subject_type, subject_id=str(subject_id),
+        details={**details, "contract_id": contract.id, "resident_id": contract.resident_id,
+                 "registration_nos": sorted({b.registration_no for b in benefits if b.registration_no}), **extra}))
+    names = "或".join(SCHEME_NAMES.get(s, s) for s in details["schemes"])
+    return PrescriptionWarning("DUPLICATE_BENEFIT", f"该患者已享受{names}待遇，本次记录已提交医保监管核查", details)
+
+
+# ---------------------------------------------------------------- dispensing
+
+
+def record_dispensing(actor: Actor, prescription_id: int, data: dict) -> Prescription:
+    """Record a filling (取药) of an active prescription's drugs; returns the prescription with its new
+    next refill date. A double benefit on that day is refused or flagged as at issue."""
+    require_role(actor, Role.TEAM_MEMBER)
+    with transaction():
+        if actor.staff_id is None:
+            raise Forbidden("该账号未关联医务人员", code="NOT_TEAM_MEMBER")
+        prescription = get_visible(Prescription, prescription_id, actor, for_update=True)
+        if prescription.status is not PrescriptionStatus.ACTIVE:
+            raise RuleViolation("该处方已结束，不能登记取药", code="PRESCRIPTION_NOT_ACTIVE",
+                                details={"status": prescription.status.value})
+        dispensed_on: date = data["dispensed_on"]
+        contract = get_visible(Contract, prescription.contract_id, actor)
+        _check_contract_on(contract, dispensed_on, "取药")
+        if dispensed_on < prescription.issued_on:
+            raise RuleViolation("取药日期不能早于处方开具日期", code="DISPENSING_BEFORE_ISSUE",
+                                details={"dispensed_on": dispensed_on.isoformat(),
+                                         "issued_on": prescription.issued_on.isoformat()})
+        prescribed = {item.id: item for item in prescription.items}
+        already = set(db.session.scalars(scoped_select(Dispensing, actor).with_only_columns(
+            Dispensing.prescription_item_id).where(Dispensing.prescription_id == prescription.id,
+                                                   Dispensing.dispensed_on == dispensed_on)))
+        for line in data["items"]:
+            item = prescribed.get(line["prescription_item_id"])
+            if item is None:
+                raise RuleViolation("该药品不在此处方中", code="PRESCRIPTION_ITEM_NOT_FOUND",
+                                    details={"prescription_item_id": line["prescription_item_id"]})
+            if line["quantity"] > Decimal(item.quantity):
+                raise RuleViolation(f"{item.drug_name}发药数量不能超过处方开具量{item.quantity}{item.unit}",
+                                    code="DISPENSING_EXCEEDS_PRESCRIBED",
+                                    details={"prescription_item_id": item.id, "prescribed": str(item.quantity),
+                                             "requested": str(line["quantity"])})
+            if item.id in already:
+                raise RuleViolation(f"{item.drug_name}当日已登记取药", code="DISPENSING_ALREADY_RECORDED",
+                                    details={"prescription_item_id": item.id, "dispensed_on": dispensed_on.isoformat()})
+        rules = rules_in_force(contract.region_id, dispensed_on)
+        version = get_visible(PackageVersion, contract.package_version_id, actor)
+        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), dispensed_on)
+        if benefits and rules.duplicate_benefit_policy != "flag":
+            raise _duplicate_benefit(benefits)
+        rows = [Dispensing(prescription_id=prescription.id, prescription_item_id=line["prescription_item_id"],
+                           institution_id=prescription.institution_id, dispensed_on=dispensed_on,
+                           quantity=_cents(line["quantity"]), staff_id=actor.staff_id) for line in data["items"]]
+        db.session.add_all(rows)
+        db.session.flush()
+        warnings = []
+        if benefits:
+            warnings.append(_flag_duplicate_benefit(contract, benefits, "dispensing", rows[0].id, {
+                "prescription_id": prescription.id, "dispensed_on": dispensed_on.isoformat(),
+                "dispensing_ids": [r.id for r in rows]}))
+        audit.record(actor, "prescription.dispense", "prescription", prescription.id, {
+            "dispensed_on": dispensed_on.isoformat(), "dispensing_ids": [r.id for r in rows],
+            "duplicate_benefit_flagged": bool(benefits)})
+        db.session.flush()
+        db.session.refresh(prescription, ["items", "dispensings"])
+    prescription.warnings = warnings
+    return prescription

@@ -77,10 +77,13 @@ class MaskedPhone(fields.String):
 
 
 class StrictBoolean(fields.Boolean):
-    """A JSON body's boolean is `true` or `false`, never a string such as "yes" that merely looks true."""
+    """A JSON body's boolean is `true` or `false`, never "yes" or 1 that merely look true."""
 
-    truthy = {True}
-    falsy = {False}
+    def _deserialize(self, value, attr, data, **kwargs):
+        # `1 in {True}` holds in Python, so the type is checked rather than the value.
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def consent_field(description: str) -> fields.Boolean:
