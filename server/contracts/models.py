@@ -12,8 +12,7 @@ from server.common.types import UTCDateTime, enum_column
 from server.contracts.states import LIVE_STATES, ContractStatus, can_transition
 from server.errors import RuleViolation
 from server.extensions import db
-from server.identity.roles import Level
-from server.identity.scoping import inherit_scope
+from server.identity.scoping import CARE_SCOPE, inherit_scope
 from server.residents.models import Resident
 from server.teams.models import Staff, Team
 
@@ -39,12 +38,7 @@ class Contract(IdMixin, TimestampMixin, db.Model):
         ),
         sa.Index("ix_contract_institution_period", "institution_id", "period_year", "status"),
     )
-    __scope__ = {
-        Level.REGION: "region_id",
-        Level.INSTITUTION: "institution_id",
-        Level.TEAM: "team_id",
-        Level.RESIDENT: "resident_id",
-    }
+    __scope__ = CARE_SCOPE
 
     contract_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     region_id: Mapped[int] = fk("region.id")

@@ -24,6 +24,15 @@ from server.identity.roles import Actor, Level, Role
 M = TypeVar("M")
 ScopeRule = str | Callable[[frozenset[int]], ColumnElement[bool]]
 
+# Rows that carry their region, institution, team and resident (contracts and the care
+# recorded under them) are scoped by those columns at every level.
+CARE_SCOPE: dict[Level, ScopeRule] = {
+    Level.REGION: "region_id",
+    Level.INSTITUTION: "institution_id",
+    Level.TEAM: "team_id",
+    Level.RESIDENT: "resident_id",
+}
+
 
 @dataclass(frozen=True)
 class Inherited:

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import UTCDateTime, enum_column
 from server.extensions import db
-from server.identity.roles import Level
-from server.identity.scoping import inherit_scope
+from server.identity.scoping import CARE_SCOPE, inherit_scope
 
 
 class PrescriptionStatus(str, enum.Enum):
@@ -33,12 +32,7 @@ class Prescription(IdMixin, TimestampMixin, db.Model):
         sa.CheckConstraint("weeks > 0", name="weeks_positive"),
         sa.UniqueConstraint("institution_id", "external_id"),
     )
-    __scope__ = {
-        Level.REGION: "region_id",
-        Level.INSTITUTION: "institution_id",
-        Level.TEAM: "team_id",
-        Level.RESIDENT: "resident_id",
-    }
+    __scope__ = CARE_SCOPE
 
     contract_id: Mapped[int] = fk("contract.id")
     resident_id: Mapped[int] = fk("resident.id")

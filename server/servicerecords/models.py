@@ -11,8 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import UTCDateTime, enum_column
 from server.extensions import db
-from server.identity.roles import Level
-from server.identity.scoping import inherit_scope
+from server.identity.scoping import CARE_SCOPE, inherit_scope
 from server.packages.models import PackageItem
 from server.teams.models import Staff
 
@@ -43,12 +42,7 @@ class ServiceRecord(IdMixin, TimestampMixin, db.Model):
         sa.UniqueConstraint("contract_id", "package_item_id", "served_at"),
         sa.Index("ix_service_record_institution_served", "institution_id", "served_on"),
     )
-    __scope__ = {
-        Level.REGION: "region_id",
-        Level.INSTITUTION: "institution_id",
-        Level.TEAM: "team_id",
-        Level.RESIDENT: "resident_id",
-    }
+    __scope__ = CARE_SCOPE
 
     contract_id: Mapped[int] = fk("contract.id")
     package_item_id: Mapped[int] = fk("package_item.id")
@@ -102,12 +96,7 @@ class FollowUpCall(IdMixin, TimestampMixin, db.Model):
     """A phone follow-up (电话回访) of a served resident by a team member, with its outcome."""
 
     __tablename__ = "follow_up_call"
-    __scope__ = {
-        Level.REGION: "region_id",
-        Level.INSTITUTION: "institution_id",
-        Level.TEAM: "team_id",
-        Level.RESIDENT: "resident_id",
-    }
+    __scope__ = CARE_SCOPE
 
     contract_id: Mapped[int] = fk("contract.id")
     resident_id: Mapped[int] = fk("resident.id", index=False)

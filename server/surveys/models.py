@@ -10,8 +10,7 @@ from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import JSONType, UTCDateTime
 from server.contracts.models import Contract
 from server.extensions import db
-from server.identity.roles import Level
-from server.identity.scoping import inherit_scope
+from server.identity.scoping import CARE_SCOPE, inherit_scope
 
 
 class Survey(IdMixin, TimestampMixin, db.Model):
@@ -52,12 +51,7 @@ class SurveyResponse(IdMixin, TimestampMixin, db.Model):
         *(sa.CheckConstraint(f"{col} BETWEEN 1 AND 5", name=f"{col}_range")
           for col in ("score_ability", "score_attitude", "score_timeliness", "score_overall")),
     )
-    __scope__ = {
-        Level.REGION: "region_id",
-        Level.INSTITUTION: "institution_id",
-        Level.TEAM: "team_id",
-        Level.RESIDENT: "resident_id",
-    }
+    __scope__ = CARE_SCOPE
 
     invitation_id: Mapped[int] = fk("survey_invitation.id", index=False)
     region_id: Mapped[int] = fk("region.id", index=False)
