@@ -25,7 +25,7 @@ class ImportBatch(IdMixin, db.Model):
 
     region_id: Mapped[int] = fk("region.id", index=False)
     institution_id: Mapped[int] = fk("institution.id")
-    kind: Mapped[str] = mapped_column(sa.String(16))  # service_records / readings / dispensings
+    kind: Mapped[str] = mapped_column(sa.String(16))  # service_records (readings included) / dispensings
     file_format: Mapped[str] = mapped_column(sa.String(8))  # jsonl / csv
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -46,6 +46,9 @@ def reading_problems(reading: dict[str, Any]) -> dict[str, str]:
         except InvalidOperation:
             problems[field] = "应为数字"
             continue
+        if not number.is_finite():  # NaN would make every comparison below raise
+            problems[field] = "应为数字"
+            continue
         if field in INTEGER_READINGS and number != number.to_integral_value():
             problems[field] = "应为整数"
         elif not low <= number <= high:

@@ -1,0 +1,230 @@
+"""Benchmark: batch import of service records (with readings) on PostgreSQL, beside a plain bulk insert.
+
+Creates a fresh database (`jiayi_bench_import` by default; dropped first if it exists),
+migrates it, builds one region with one institution, team and doctor and enough active
+contracts (four "BP" services a year each), then in one run measures:
+  - a plain bulk INSERT of the rows, already resolved to ids, into service_record and reading
+    (`sa.insert(Table)` executemany, ids handed out beforehand, as the demo seed does),
+  - `importing.import_batch` on the same rows as JSON lines: parsing, the rules, set-wise
+    look-ups, duplicate and quota checks, the chunked inserts and the kept report,
+  - the same file sent again (every row already stored),
+and prints the rates and their ratio to the plain insert. The tables are emptied between the
+plain insert and the import, so both write into the same empty tables with the same indexes.
+Usage:
+    python bench/import_rows.py [--rows 100000] [--database-url postgresql://postgres@127.0.0.1:5432/jiayi_bench_import]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from server import create_app
+from server.common import pii
+from server.common.timeutil import SHANGHAI
+from server.config import _normalise_db_url, load_settings
+from server.contracts.models import Contract
+from server.contracts.states import ContractStatus
+from server.demo.catalogue import ZHANGZHOU_RULES
+from server.extensions import db
+from server.identity.models import UserAccount
+from server.identity.roles import Actor, Role
+from server.institutions.models import Institution
+from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
+from server.regions.models import LocalRules, Region
+from server.residents.models import Resident
+from server.servicerecords import importing
+from server.servicerecords.imports import ImportBatch
+from server.servicerecords.models import Confirmation, Reading, ServiceRecord, ServiceType
+from server.servicerecords.recording import local_date
+from server.teams.models import Staff, StaffKind, Team, TeamMembership
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/jiayi_bench_import"
+PER_CONTRACT = 4  # the package's yearly quantity of "BP"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+
+    url = fresh_database(_normalise_db_url(args.database_url))
+    workdir = tempfile.mkdtemp(prefix="jiayi-bench-import-")
+    os.environ["JIAYI_INSTANCE_PATH"] = workdir
+    settings = dataclasses.replace(load_settings(workdir), env="testing", log_json=True, database_url=url)
+    app = create_app(settings)
+    logging.getLogger().setLevel(logging.WARNING)
+    with app.app_context():
+        upgrade()
+        t0 = time.perf_counter()
+        actor, region = build_region(contracts=-(-args.rows // PER_CONTRACT))
+        rows = make_rows(actor, args.rows)
+        content = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+        setup_seconds = time.perf_counter() - t0
+
+        plain_seconds = plain_insert(rows, actor, region)
+        counts_after_plain = table_counts()
+        empty_tables()
+
+        t0 = time.perf_counter()
+        first = importing.import_batch(actor, kind="service_records", file_format="jsonl",
+                                       filename="bench.jsonl", content=content)
+        import_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = importing.import_batch(actor, kind="service_records", file_format="jsonl",
+                                       filename="bench.jsonl", content=content)
+        again_seconds = time.perf_counter() - t0
+        counts = table_counts()
+        server = db.session.scalar(sa.text("SHOW server_version"))
+
+    n = args.rows
+    plain_rate, import_rate, again_rate = n / plain_seconds, n / import_seconds, n / again_seconds
+    print(f"database: PostgreSQL {server}, {make_url(url).database} (fresh); setup {setup_seconds:.1f} s")
+    print(f"file: {n} service-record rows as JSON lines, {len(content) / 1e6:.1f} MB, each with a reading; "
+          f"{counts['contract']} contracts × {PER_CONTRACT}")
+    print(f"plain bulk INSERT:      {plain_rate:9.0f} rows/s  ({plain_seconds:6.2f} s; service_record "
+          f"{counts_after_plain['service_record']}, reading {counts_after_plain['reading']})")
+    print(f"import_batch:           {import_rate:9.0f} rows/s  ({import_seconds:6.2f} s) = "
+          f"{import_rate / plain_rate:.3f} × plain insert rate")
+    print(f"  stored {first.rows_stored}, already stored {first.rows_already_stored}, failed {first.rows_failed}")
+    print(f"same file sent again:   {again_rate:9.0f} rows/s  ({again_seconds:6.2f} s) = "
+          f"{again_rate / plain_rate:.3f} × plain insert rate")
+    print(f"  stored {again.rows_stored}, already stored {again.rows_already_stored}, failed {again.rows_failed}")
+    print(f"rows now: service_record {counts['service_record']}, reading {counts['reading']}, "
+          f"import_batch {counts['import_batch']}")
+
+
+def fresh_database(url: str) -> str:
+    """Drop and create the benchmark's own database (as tests/live.py does for the live server's)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise SystemExit("this benchmark measures PostgreSQL: give a postgresql:// URL")
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    return parsed.render_as_string(hide_password=False)
+
+
+def build_region(contracts: int) -> tuple[Actor, Region]:
+    """One region, institution, team and doctor, and `contracts` active contracts of this year."""
+    year = datetime.now(SHANGHAI).year
+    region = add(Region(admdvs_code="350627", name="南靖县（压测）"))
+    rules = add(LocalRules(region_id=region.id, effective_from=date(2024, 1, 1), document_no="压测", **ZHANGZHOU_RULES))
+    institution = add(Institution(region_id=region.id, code="H350627BENCH", name="压测镇卫生院", kind="乡镇卫生院"))
+    team = add(Team(region_id=region.id, institution_id=institution.id, name="压测团队", capacity=10**7))
+    doctor = add(Staff(region_id=region.id, institution_id=institution.id, name="压测医生", kind=StaffKind.DOCTOR,
+                       licence_no="110350600000001"))
+    add(TeamMembership(team_id=team.id, staff_id=doctor.id, is_leader=True, joined_on=date(2024, 1, 1)))
+    package = add(ServicePackage(region_id=region.id, code="HTN", name="高血压签约服务包"))
+    version = add(PackageVersion(package_id=package.id, region_id=region.id, version=1,
+                                 effective_from=date(2024, 1, 1), target_disease_codes=["hypertension"]))
+    add(PackageItem(package_version_id=version.id, region_id=region.id, code="BP", name="血压测量",
+                    category=ItemCategory.FOLLOW_UP, target_disease_codes=["hypertension"],
+                    yearly_quantity=PER_CONTRACT, unit_value_fen=500))
+    account = add(UserAccount(username="bench-importer", password_hash="-", display_name="压测",
+                              role=Role.TEAM_MEMBER, region_id=region.id, institution_id=institution.id,
+                              staff_id=doctor.id))
+
+    residents = Resident.__table__
+    people = [{"region_id": region.id, "name": f"压测{n:06d}", "gender": "M", "birth_date": date(1955, 1, 1),
+               "id_number": f"BENCH{n:08d}", "id_number_hash": pii.blind_index(f"BENCH{n:08d}"),
+               "populations": []} for n in range(contracts)]
+    resident_ids = [rid for rid, in db.session.execute(
+        sa.insert(residents).returning(residents.c.id, sort_by_parameter_order=True), people)]
+    at = datetime(year, 1, 1, tzinfo=SHANGHAI).astimezone(timezone.utc)
+    db.session.execute(sa.insert(Contract.__table__), [{
+        "contract_no": f"QYBENCH{year}{n:07d}", "region_id": region.id, "resident_id": resident_id,
+        "institution_id": institution.id, "team_id": team.id, "doctor_staff_id": doctor.id,
+        "package_version_id": version.id, "rules_id": rules.id, "status": ContractStatus.ACTIVE,
+        "period_year": year, "period_start": date(year, 1, 1), "period_end": date(year, 12, 31),
+        "channel": "on_site", "consent_at": at, "consent_version": "2026.1", "fee_per_head_fen": 10000,
+        "personal_share_fen": 2000, "public_health_share_fen": 4000, "insurance_fund_share_fen": 4000,
+        "activated_at": at, "version": 1} for n, resident_id in enumerate(resident_ids)])
+    db.session.commit()
+    actor = Actor(role=Role.TEAM_MEMBER, account_id=account.id, region_id=region.id, institution_id=institution.id,
+                  team_ids=frozenset({team.id}), staff_id=doctor.id)
+    return actor, region
+
+
+def make_rows(actor: Actor, count: int) -> list[dict]:
+    """Four services per contract, spread over this year so far, each with a reading."""
+    year = datetime.now(SHANGHAI).year
+    start = datetime(year, 1, 1, 8, tzinfo=SHANGHAI)
+    span = datetime.now(timezone.utc) - timedelta(hours=1) - start
+    rows = []
+    for n in range(count):
+        contract, visit = divmod(n, PER_CONTRACT)
+        at = start + span * ((visit + 0.5) / PER_CONTRACT) + timedelta(seconds=contract % 3600)
+        rows.append({
+            "external_id": f"HIS{n:09d}", "contract_no": f"QYBENCH{year}{contract:07d}", "item_code": "BP",
+            "service_type": "clinic" if n % 3 else "home_visit", "served_at": at.isoformat(timespec="seconds"),
+            "staff_licence_no": "110350600000001", "place": "压测镇卫生院",
+            "systolic_mmhg": 118 + n % 40, "diastolic_mmhg": 70 + n % 20, "heart_rate_bpm": 60 + n % 30,
+            "weight_kg": f"{55 + n % 30}.5",
+        })
+    return rows
+
+
+def plain_insert(rows: list[dict], actor: Actor, region: Region) -> float:
+    """Seconds to insert the rows, resolved to ids beforehand, with one executemany per table."""
+    contracts = dict(db.session.execute(sa.select(Contract.contract_no, Contract.id)).all())
+    residents = dict(db.session.execute(sa.select(Contract.id, Contract.resident_id)).all())
+    item_id = db.session.scalar(sa.select(PackageItem.id).where(PackageItem.region_id == region.id))
+    now = datetime.now(timezone.utc)
+    first_id = (db.session.scalar(sa.select(sa.func.max(ServiceRecord.id))) or 0) + 1
+    records, readings = [], []
+    for offset, row in enumerate(rows):
+        contract_id, served_at = contracts[row["contract_no"]], datetime.fromisoformat(row["served_at"])
+        records.append({
+            "id": first_id + offset, "contract_id": contract_id, "package_item_id": item_id,
+            "resident_id": residents[contract_id], "region_id": region.id, "institution_id": actor.institution_id,
+            "team_id": next(iter(actor.team_ids)), "staff_id": actor.staff_id,
+            "service_type": ServiceType(row["service_type"]), "served_at": served_at,
+            "served_on": local_date(served_at),
+            "place": row["place"], "notes": "", "source": "import", "external_id": row["external_id"],
+            "confirmation": Confirmation.PENDING, "confirmed_at": None, "dispute_reason": "", "created_at": now,
+            "updated_at": now})
+        readings.append({
+            "service_record_id": first_id + offset, "resident_id": residents[contract_id], "measured_at": served_at,
+            "systolic_mmhg": row["systolic_mmhg"], "diastolic_mmhg": row["diastolic_mmhg"],
+            "fasting_glucose_mmol": None, "hba1c_percent": None, "weight_kg": row["weight_kg"],
+            "heart_rate_bpm": row["heart_rate_bpm"]})
+    t0 = time.perf_counter()
+    db.session.execute(sa.insert(ServiceRecord.__table__), records)
+    db.session.execute(sa.insert(Reading.__table__), readings)
+    db.session.commit()
+    return time.perf_counter() - t0
+
+
+def empty_tables() -> None:
+    db.session.execute(sa.text("TRUNCATE reading, service_record RESTART IDENTITY CASCADE"))
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+
+
+def table_counts() -> dict[str, int]:
+    return {model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Contract, ServiceRecord, Reading, ImportBatch)}
+
+
+def add(obj):
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+if __name__ == "__main__":
+    main()
