@@ -217,3 +217,20 @@ def test_a_doctor_binds_wechat_once_then_signs_in_with_it(client, world, sandbox
     assert signed.status_code == 200 and signed.get_json()["role"] == "team_member"
     assert client.get("/api/doctor/v1/patients", headers={
         "Authorization": f"Bearer {signed.get_json()['token']}"}).status_code == 200
+
+
+def test_a_call_cannot_be_recorded_before_it_happens(client, world):
+    called = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    response = client.post("/api/doctor/v1/follow-up-calls", json={
+        "contract_id": world.contracts["R1"].id, "called_at": called, "outcome": "reached"},
+        headers=world.headers("doctor"))
+    assert _code(response) == "CALL_IN_FUTURE"
+
+
+def test_a_health_record_is_not_updated_before_it_was_created(client, world):
+    url = f"/api/doctor/v1/patients/{world.residents['R1'].id}/health-record"
+    today = date.today()
+    response = client.put(url, json={"created_on": today.isoformat(),
+                                     "updated_on": (today - timedelta(days=3)).isoformat()},
+                          headers=world.headers("doctor"))
+    assert _code(response) == "HEALTH_RECORD_DATES"
