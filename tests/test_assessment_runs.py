@@ -1,15 +1,16 @@
 """Automatic indicators in SQL, scoring with exact decimals, and a draft run that adds up."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from server.assessment import metrics, runs, schemes
-from server.assessment.models import IndicatorScore, InstitutionResult
+from server.assessment.models import AssessmentScheme, IndicatorScore, InstitutionResult
 from server.assessment.scoring import linear_points, score
 from server.common.timeutil import local_today
+from server.errors import RuleViolation
 from server.extensions import db
 from server.identity.models import UserAccount
 from server.identity.services import _staff_actor
@@ -69,3 +70,44 @@ def test_a_draft_run_scores_every_institution_and_totals_its_snapshot(app, world
     assert run.scheme_snapshot["indicators"][0]["code"] == scheme.indicators[0].code
     again = runs.start_run(actor, year=local_today().year, scheme_id=scheme.id)
     assert again.run_version == run.run_version + 1
+
+
+def _bureau(world):
+    return _staff_actor(db.session.get(UserAccount, world.accounts["bureau"].id))
+
+
+def test_publishing_sets_the_working_day_deadlines_and_freezes_the_scheme(app, world):
+    actor = _bureau(world)
+    scheme = schemes.create_scheme(actor, year=local_today().year, name="测试方案", copy_from_id=None)
+    run = runs.start_run(actor, year=local_today().year, scheme_id=scheme.id)
+    published = runs.publish(actor, run.id, published_on=date(2026, 9, 30))  # just before National Day
+    assert published.status.value == "published"
+    assert published.feedback_deadline == date(2026, 10, 27)  # 15 working days, holiday week skipped
+    assert published.appeal_deadline == date(2026, 11, 10)    # 10 more working days
+    assert db.session.get(AssessmentScheme, scheme.id).locked
+    with pytest.raises(RuleViolation) as again:
+        runs.publish(actor, run.id, published_on=date(2026, 10, 8))
+    assert again.value.code == "RUN_NOT_DRAFT"
+
+
+def test_a_published_run_is_unchanged_when_data_changes_and_a_new_run_is_made(app, world):
+    actor = _bureau(world)
+    year = local_today().year
+    scheme = schemes.create_scheme(actor, year=year, name="测试方案", copy_from_id=None)
+    run = runs.start_run(actor, year=year, scheme_id=scheme.id)
+    runs.publish(actor, run.id, published_on=date(2026, 9, 30))
+
+    def snapshot(run_id):
+        return sorted((r.institution_id, s.indicator_code, s.numerator, s.points)
+                      for r in db.session.query(InstitutionResult).filter_by(run_id=run_id)
+                      for s in db.session.query(IndicatorScore).filter_by(result_id=r.id))
+
+    before = snapshot(run.id)
+    record = world.records["R1"]
+    add(Reading(service_record_id=record.id, resident_id=record.resident_id,
+                measured_at=datetime.now(timezone.utc) - timedelta(days=6), systolic_mmhg=120, diastolic_mmhg=75))
+    db.session.commit()
+    copy = schemes.create_scheme(actor, year=year, name="复制方案", copy_from_id=scheme.id)
+    rerun = runs.start_run(actor, year=year, scheme_id=copy.id)
+    assert snapshot(run.id) == before                       # the published run did not move
+    assert snapshot(rerun.id) != before and rerun.run_version == run.run_version + 1

@@ -1,4 +1,4 @@
-"""Assessment runs (考核批次): compute every institution's indicators, points and grade, and snapshot them.
+"""Assessment runs (考核批次): compute every institution's indicators, points and grade, snapshot, publish.
 
 A run is computed set-based (one grouped query per metric for the whole region) and
 stored as an immutable snapshot: the scheme as it was, and each indicator's numerator,
@@ -12,17 +12,20 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from server.assessment import metrics
+from server.assessment.deadlines import add_working_days
 from server.assessment.models import (
     AssessmentRun, AssessmentScheme, IndicatorScore, InstitutionResult, ManualScore, RunStatus,
 )
 from server.assessment.scoring import THOUSANDTH, score
 from server.audit import services as audit
-from server.common.timeutil import utcnow
+from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
+from server.errors import RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
 from server.identity.scoping import get_visible, require_role
 from server.institutions.models import Institution
+from server.regions.models import LocalRules
 from server.regions.rules import grade_for, rules_in_force
 
 VALUE_PLACES = Decimal("0.000001")  # the snapshot column's precision
@@ -119,3 +122,25 @@ def _snapshot(scheme: AssessmentScheme) -> dict:
 
 def get_run(actor: Actor, run_id: int) -> AssessmentRun:
     return get_visible(AssessmentRun, run_id, actor)
+
+
+def publish(actor: Actor, run_id: int, *, published_on: date | None = None) -> AssessmentRun:
+    """Publish a draft run: results go back to institutions within the rules' working days.
+
+    The run and its scheme become immutable; a later re-run is a new version beside it.
+    """
+    require_role(actor, Role.BUREAU_STAFF)
+    published_on = published_on or local_today()
+    with transaction():
+        run = get_visible(AssessmentRun, run_id, actor, for_update=True)
+        if run.status is not RunStatus.DRAFT:
+            raise RuleViolation("只有草稿状态的考核可以发布", code="RUN_NOT_DRAFT", details={"status": run.status.value})
+        rules = db.session.get(LocalRules, run.rules_id)
+        run.feedback_deadline = add_working_days(published_on, rules.feedback_deadline_working_days)
+        run.appeal_deadline = add_working_days(run.feedback_deadline, rules.appeal_window_working_days)
+        run.status = RunStatus.PUBLISHED
+        run.published_at = utcnow()
+        db.session.get(AssessmentScheme, run.scheme_id, with_for_update=True).locked = True
+        audit.record(actor, "assessment_run.publish", "assessment_run", run.id,
+                     {"feedback_deadline": run.feedback_deadline.isoformat()})
+    return run
