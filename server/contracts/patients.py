@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
 from server.common.paging import Page, PageRequest
-from server.common.sqlfuncs import add_days
 from server.common.timeutil import SHANGHAI, local_today
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
@@ -16,7 +15,7 @@ from server.extensions import db
 from server.identity.roles import Actor
 from server.identity.scoping import scoped_select
 from server.packages.models import PackageItem
-from server.prescriptions.models import Dispensing, Prescription, PrescriptionStatus
+from server.prescriptions.models import Prescription, PrescriptionStatus, refill_due_on
 from server.residents.models import ChronicCondition
 from server.servicerecords import followup
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord
@@ -103,9 +102,6 @@ def _items_owed():
 
 def _prescription_due(by: date):
     """An active long-term prescription whose supply runs out by `by`."""
-    last_filled = (sa.select(sa.func.max(Dispensing.dispensed_on)).where(Dispensing.prescription_id == Prescription.id)
-                   .correlate_except(Dispensing).scalar_subquery())
-    runs_out = add_days(sa.func.coalesce(last_filled, Prescription.issued_on), Prescription.weeks * 7)
     return (sa.select(Prescription.id).where(Prescription.contract_id == Contract.id,
-                                             Prescription.status == PrescriptionStatus.ACTIVE, runs_out <= by)
+                                             Prescription.status == PrescriptionStatus.ACTIVE, refill_due_on() <= by)
             .correlate_except(Prescription).exists())

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.common.sqlfuncs import add_days
 from server.common.models import IdMixin, TimestampMixin, fk
 from server.common.types import UTCDateTime, enum_column
 from server.extensions import db
@@ -95,3 +96,10 @@ class Dispensing(IdMixin, TimestampMixin, db.Model):
 
 PrescriptionItem.__scope__ = inherit_scope(PrescriptionItem.prescription_id, Prescription)
 Dispensing.__scope__ = inherit_scope(Dispensing.prescription_id, Prescription)
+
+
+def refill_due_on() -> sa.ColumnElement:
+    """SQL twin of `Prescription.next_refill_on` for an active prescription: last filling (or issue) plus weeks."""
+    last_filled = (sa.select(sa.func.max(Dispensing.dispensed_on)).where(Dispensing.prescription_id == Prescription.id)
+                   .correlate_except(Dispensing).scalar_subquery())
+    return add_days(sa.func.coalesce(last_filled, Prescription.issued_on), Prescription.weeks * 7)

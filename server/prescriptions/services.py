@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit
@@ -21,9 +20,9 @@ from server.contracts.states import ContractStatus
 from server.errors import Forbidden, RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select, visible
+from server.identity.scoping import get_visible, require_role, scoped_select
 from server.packages.models import PackageVersion
-from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
+from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus, refill_due_on
 from server.regions.models import LocalRules
 from server.regions.rules import max_prescription_weeks, rules_in_force
 from server.residents.binding import active_benefits
@@ -72,7 +71,8 @@ def list_prescriptions(actor: Actor, page: PageRequest, *, resident_id: int | No
     stmt = where_given(stmt, (Prescription.resident_id, resident_id), (Prescription.status, status),
                        (Prescription.contract_id, contract_id))
     if due_within_days is not None:
-        stmt = stmt.where(_runs_out_by((today or local_today()) + timedelta(days=due_within_days), actor))
+        by = (today or local_today()) + timedelta(days=due_within_days)
+        stmt = stmt.where(Prescription.status == PrescriptionStatus.ACTIVE, refill_due_on() <= by)
     return paginate(stmt, page)
 
 
@@ -87,23 +87,6 @@ def list_for_team(actor: Actor, page: PageRequest, *, resident_id: int | None = 
 
 def get_prescription(actor: Actor, prescription_id: int) -> Prescription:
     return get_visible(Prescription, prescription_id, actor)
-
-
-def _runs_out_by(by: date, actor: Actor) -> sa.ColumnElement[bool]:
-    """Active and `next_refill_on` (last filling, or the issue date, plus `weeks`) on or before `by`.
-
-    Written as "last filling on or before `by` minus the weeks", one bound date per distinct
-    number of weeks, so the comparison is plain dates on SQLite and PostgreSQL alike.
-    """
-    weeks_in_use = db.session.scalars(sa.select(Prescription.weeks).where(
-        visible(Prescription, actor), Prescription.status == PrescriptionStatus.ACTIVE).distinct()).all()
-    if not weeks_in_use:
-        return sa.false()
-    last_filled = sa.func.coalesce(
-        sa.select(sa.func.max(Dispensing.dispensed_on)).where(Dispensing.prescription_id == Prescription.id)
-        .scalar_subquery(), Prescription.issued_on)
-    latest_last_filled = sa.case({w: by - timedelta(weeks=w) for w in weeks_in_use}, value=Prescription.weeks)
-    return sa.and_(Prescription.status == PrescriptionStatus.ACTIVE, last_filled <= latest_last_filled)
 
 
 # ---------------------------------------------------------------- issuing
