@@ -113,7 +113,7 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
         _check_drug_classes(rules, items)
         benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), issued_on)
         if benefits and rules.duplicate_benefit_policy != "flag":
-            raise _duplicate_benefit(benefits)
+            raise duplicate_benefit_error(benefits)
         current = list(db.session.scalars(scoped_select(Prescription, actor).where(
             Prescription.contract_id == contract.id, Prescription.status == PrescriptionStatus.ACTIVE)))
         later = [p for p in current if p.issued_on > issued_on]
@@ -144,7 +144,7 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
                 frequency=item["frequency"].strip(), quantity=_cents(item["quantity"]), unit=item["unit"].strip()))
         warnings = []
         if benefits:
-            warnings.append(_flag_duplicate_benefit(contract, benefits, "prescription", prescription.id,
+            warnings.append(flag_duplicate_benefit(contract, benefits, "prescription", prescription.id,
                                                     {"issued_on": issued_on.isoformat(),
                                                      "drugs": [i["drug_code"] for i in items]}))
         for previous in current:
@@ -237,13 +237,13 @@ def _benefit_details(benefits: list[BenefitEnrolment]) -> dict:
             "diseases": sorted({b.disease_code for b in benefits})}
 
 
-def _duplicate_benefit(benefits: list[BenefitEnrolment]) -> RuleViolation:
+def duplicate_benefit_error(benefits: list[BenefitEnrolment]) -> RuleViolation:
     names = "或".join(SCHEME_NAMES.get(s, s) for s in _benefit_details(benefits)["schemes"])
     return RuleViolation(f"该患者已享受{names}待遇，不能由签约服务重复开具同病种药品", code="DUPLICATE_BENEFIT",
                          details=_benefit_details(benefits))
 
 
-def _flag_duplicate_benefit(contract: Contract, benefits: list[BenefitEnrolment], subject_type: str,
+def flag_duplicate_benefit(contract: Contract, benefits: list[BenefitEnrolment], subject_type: str,
                             subject_id: int, extra: dict) -> PrescriptionWarning:
     details = _benefit_details(benefits)
     db.session.add(SupervisionAlert(
@@ -297,7 +297,7 @@ def record_dispensing(actor: Actor, prescription_id: int, data: dict) -> Prescri
         version = get_visible(PackageVersion, contract.package_version_id, actor)
         benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), dispensed_on)
         if benefits and rules.duplicate_benefit_policy != "flag":
-            raise _duplicate_benefit(benefits)
+            raise duplicate_benefit_error(benefits)
         rows = [Dispensing(prescription_id=prescription.id, prescription_item_id=line["prescription_item_id"],
                            institution_id=prescription.institution_id, dispensed_on=dispensed_on,
                            quantity=_cents(line["quantity"]), staff_id=actor.staff_id) for line in data["items"]]
@@ -305,7 +305,7 @@ def record_dispensing(actor: Actor, prescription_id: int, data: dict) -> Prescri
         db.session.flush()
         warnings = []
         if benefits:
-            warnings.append(_flag_duplicate_benefit(contract, benefits, "dispensing", rows[0].id, {
+            warnings.append(flag_duplicate_benefit(contract, benefits, "dispensing", rows[0].id, {
                 "prescription_id": prescription.id, "dispensed_on": dispensed_on.isoformat(),
                 "dispensing_ids": [r.id for r in rows]}))
         audit.record(actor, "prescription.dispense", "prescription", prescription.id, {

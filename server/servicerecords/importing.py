@@ -791,7 +791,7 @@ class _Dispensings:
             return "RULES_NOT_IN_FORCE", f"{on.isoformat()} 无生效的实施细则"
         benefits = self._benefits(prescription, on)
         if benefits and policy != "flag":
-            problem = prescriptions_rules._duplicate_benefit(benefits)
+            problem = prescriptions_rules.duplicate_benefit_error(benefits)
             return problem.code, problem.message
         return None, ""
 
@@ -887,7 +887,7 @@ class _Dispensings:
                                            institution_id=prescription.institution_id,
                                            resident_id=prescription.resident_id)
                 dispensing_id = ids[values["external_id"]]
-                prescriptions_rules._flag_duplicate_benefit(
+                prescriptions_rules.flag_duplicate_benefit(
                     contract, self._benefits(prescription, on), "dispensing", dispensing_id,  # type: ignore[arg-type]
                     {"prescription_id": prescription.id, "dispensed_on": on.isoformat(),
                      "dispensing_ids": [dispensing_id]})
