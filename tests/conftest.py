@@ -24,6 +24,7 @@ from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
 from server.residents.models import FamilyLink, Relation
 from tests import factories
+from tests.helpers import SANDBOX_TIME_SCALE
 from tests.live import LiveServer, free_port, live_database_url, live_settings, seed_live_world
 
 
@@ -42,9 +43,6 @@ def reset_database(url: str) -> None:
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
-
-
-SANDBOX_TIME_SCALE = 0.01  # WeChat Pay's 15-second notification retry becomes 0.15 s
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from wechatpayv3.utils import build_authorization, load_private_key
 from server.common.timeutil import SHANGHAI
 from server.integrations.errors import OrderAlreadyPaid, PaymentGatewayError, PaymentGatewayUnavailable
 from server.integrations.wechatpay import NotificationRejected, WechatPayClient
-from tests.conftest import SANDBOX_TIME_SCALE as TIME_SCALE
+from tests.helpers import SANDBOX_TIME_SCALE as TIME_SCALE
 from tests.integrations.conftest import closed_port_url, pay_client, unique_no, wait_until
 
 pytestmark = pytest.mark.no_db
