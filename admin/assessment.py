@@ -1,15 +1,24 @@
-"""Assessment schemes (考核方案) for the bureau; assessors and institutions read them."""
+"""The yearly assessment (考核) for the bureau, assessors and institutions: schemes, manual scores, runs,
+results and their drill-down, feedback, appeals and the Excel export."""
+from io import BytesIO
+
+from flask import send_file
 from flask.views import MethodView
 
-from server.assessment import schemes
-from server.assessment.schemas import NewSchemeSchema, SchemeSchema
+from server.assessment import export, results, runs, schemes
+from server.assessment.schemas import (
+    AppealDecisionSchema, AppealQuerySchema, AppealSchema, ExplainQuerySchema, ExplanationSchema, InformSchema,
+    ManualScoreQuerySchema, ManualScoreSchema, NewAppealSchema, NewSchemeSchema, ResultDetailSchema,
+    ResultQuerySchema, ResultSchema, RunQuerySchema, RunSchema, SchemeSchema, StartRunSchema,
+)
 from server.identity.roles import ADMIN_ROLES, Role
 from server.web.auth import current_actor, requires
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("admin_assessment", __name__, url_prefix="/api/admin/v1", description="考核方案")
+blp = Blueprint("admin_assessment", __name__, url_prefix="/api/admin/v1", description="考核")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @blp.route("/assessment/schemes")
@@ -45,3 +54,145 @@ class SchemeById(MethodView):
     def put(self, data, scheme_id):
         """Replace the scheme's indicators (they must total 100 and cover the six groups)."""
         return schemes.replace_indicators(current_actor(), scheme_id, data)
+
+
+@blp.route("/assessment/schemes/<int:scheme_id>/manual-scores")
+class ManualScores(MethodView):
+    @requires(Role.BUREAU_STAFF, Role.ASSESSOR)
+    @blp.arguments(ManualScoreQuerySchema, location="query")
+    @blp.response(200, page_schema(ManualScoreSchema))
+    def get(self, args, scheme_id):
+        """Manual scores entered for the scheme, by indicator and institution."""
+        page, filters = split_page(args)
+        return schemes.list_manual_scores(current_actor(), scheme_id, page, **filters)
+
+    @error_codes("INDICATOR_NOT_FOUND", "INDICATOR_NOT_MANUAL", "POINTS_ABOVE_INDICATOR")
+    @requires(Role.BUREAU_STAFF, Role.ASSESSOR)
+    @blp.arguments(ManualScoreSchema)
+    @blp.response(200, ManualScoreSchema)
+    def put(self, data, scheme_id):
+        """Enter (or replace) an institution's score on a manual indicator, with its evidence."""
+        return schemes.enter_manual_score(current_actor(), scheme_id, data)
+
+
+@blp.route("/assessment/runs")
+class Runs(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.arguments(RunQuerySchema, location="query")
+    @blp.response(200, page_schema(RunSchema))
+    def get(self, args):
+        """Runs, newest first; institutions see published ones only."""
+        page, filters = split_page(args)
+        return runs.list_runs(current_actor(), page, **filters)
+
+    @error_codes("SCHEME_MISSING", "RULES_NOT_IN_FORCE")
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(StartRunSchema)
+    @blp.response(201, RunSchema)
+    def post(self, data):
+        """Compute a draft run for a year: every institution's indicators, points and grade."""
+        return runs.start_run(current_actor(), **data)
+
+
+@blp.route("/assessment/runs/<int:run_id>")
+class RunById(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.response(200, RunSchema)
+    def get(self, run_id):
+        """One run with its deadlines."""
+        return runs.get_run(current_actor(), run_id)
+
+
+@blp.route("/assessment/runs/<int:run_id>/publish")
+class PublishRun(MethodView):
+    @error_codes("RUN_NOT_DRAFT", "HOLIDAY_CALENDAR_UNAVAILABLE")
+    @requires(Role.BUREAU_STAFF)
+    @blp.response(200, RunSchema)
+    def post(self, run_id):
+        """Publish a draft: the feedback and appeal deadlines are set in working days and the run is frozen."""
+        return runs.publish(current_actor(), run_id)
+
+
+@blp.route("/assessment/runs/<int:run_id>/results")
+class Results(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.arguments(ResultQuerySchema, location="query")
+    @blp.response(200, page_schema(ResultSchema))
+    def get(self, args, run_id):
+        """Each institution's total and grade, and whether it has been informed."""
+        page, filters = split_page(args)
+        return results.list_results(current_actor(), run_id, page, **filters)
+
+
+@blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>")
+class ResultById(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.response(200, ResultDetailSchema)
+    def get(self, run_id, institution_id):
+        """One institution's result with every indicator's numerator, denominator, value and points."""
+        return results.get_result(current_actor(), run_id, institution_id)
+
+
+@blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/informed")
+class Informed(MethodView):
+    @error_codes("RUN_NOT_PUBLISHED")
+    @requires(Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
+    @blp.arguments(InformSchema)
+    @blp.response(200, ResultSchema)
+    def post(self, data, run_id, institution_id):
+        """The institution acknowledges its result, or the bureau records delivering it; the first time counts."""
+        return results.mark_informed(current_actor(), run_id, institution_id, how=data["how"])
+
+
+@blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/indicators/<string:code>/entries")
+class Explain(MethodView):
+    @error_codes("INDICATOR_NOT_FOUND", "INDICATOR_NOT_AUTOMATIC")
+    @requires(*ADMIN_ROLES)
+    @blp.arguments(ExplainQuerySchema, location="query")
+    @blp.response(200, ExplanationSchema)
+    def get(self, args, run_id, institution_id, code):
+        """The people and records counted in an automatic indicator, as the run stored them, with their sums."""
+        page, filters = split_page(args)
+        return results.explain(current_actor(), run_id, institution_id, code, page, **filters)
+
+
+@blp.route("/assessment/runs/<int:run_id>/export.xlsx")
+class Export(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.response(200, description="考核结果 Excel 工作簿", content_type=XLSX)
+    def get(self, run_id):
+        """The run's results as an Excel workbook: the region, then one sheet per institution."""
+        content = export.run_workbook(current_actor(), run_id)
+        return send_file(BytesIO(content), mimetype=XLSX, as_attachment=True,
+                         download_name=f"assessment-run-{run_id}.xlsx")
+
+
+@blp.route("/assessment/runs/<int:run_id>/appeals")
+class Appeals(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.arguments(AppealQuerySchema, location="query")
+    @blp.response(200, page_schema(AppealSchema))
+    def get(self, args, run_id):
+        """Appeals against the run's results; an institution sees its own."""
+        page, filters = split_page(args)
+        return results.list_appeals(current_actor(), run_id, page, **filters)
+
+    @error_codes("APPEAL_WINDOW_CLOSED", "APPEAL_PENDING", "INDICATOR_NOT_FOUND")
+    @requires(Role.INSTITUTION_MANAGER)
+    @blp.arguments(NewAppealSchema)
+    @blp.response(201, AppealSchema)
+    def post(self, data, run_id):
+        """Appeal the institution's result, or one indicator of it, before the appeal deadline."""
+        return results.file_appeal(current_actor(), run_id, data["institution_id"], reason=data["reason"],
+                                   indicator_code=data["indicator_code"])
+
+
+@blp.route("/assessment/appeals/<int:appeal_id>/decision")
+class AppealDecision(MethodView):
+    @error_codes("APPEAL_DECIDED")
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(AppealDecisionSchema)
+    @blp.response(200, AppealSchema)
+    def post(self, data, appeal_id):
+        """Answer an appeal; an upheld one is corrected by a new run, never by editing the published one."""
+        return results.decide_appeal(current_actor(), appeal_id, **data)

@@ -4,7 +4,10 @@ from server.web.blueprint import Blueprint
 
 from server.identity.roles import ADMIN_ROLES, Role
 from server.regions import services
-from server.regions.schemas import DiseaseSchema, LocalRulesSchema, RegionSchema, RulesOnDateArgsSchema
+from server.regions.schemas import (
+    DiseaseSchema, HolidayArrangementSchema, LocalRulesSchema, RegionSchema, RulesOnDateArgsSchema,
+)
+from server.web.docs import error_codes
 from server.web.auth import current_actor, requires
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
@@ -55,3 +58,20 @@ class Diseases(MethodView):
     def get(self):
         """The disease catalogue regions choose covered diseases from."""
         return services.list_diseases()
+
+
+@blp.route("/holiday-arrangements/<int(min=2020, max=2100):year>")
+class HolidayArrangements(MethodView):
+    @requires(*ADMIN_ROLES)
+    @blp.response(200, HolidayArrangementSchema)
+    def get(self, year):
+        """A year's holiday arrangement as entered (empty for the years the calendar package knows)."""
+        return services.holiday_arrangement(year)
+
+    @error_codes("HOLIDAY_YEAR_KNOWN", "HOLIDAY_DAY_OUTSIDE_YEAR", "HOLIDAY_DAY_REPEATED")
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(HolidayArrangementSchema)
+    @blp.response(200, HolidayArrangementSchema)
+    def put(self, data, year):
+        """Enter the State Council's arrangement for a year the calendar package does not know yet, as a whole."""
+        return services.enter_holiday_arrangement(current_actor(), year, **data)

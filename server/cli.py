@@ -21,6 +21,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(assess_command)
     from server.sandbox.cli import sandbox_command
     app.cli.add_command(sandbox_command)
 
@@ -36,6 +37,30 @@ def scheduler_command() -> None:
         scheduler.run(current_app._get_current_object())
     except scheduler.SchedulerAlreadyRunning as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.command("assess")
+@click.option("--region", "region_code", required=True, help="The region's administrative-division code (6 digits).")
+@click.option("--year", required=True, type=int, help="The assessed year.")
+@click.option("--scheme", "scheme_id", type=int, default=None, help="A scheme id; default: the year's newest scheme.")
+@with_appcontext
+def assess_command(region_code: str, year: int, scheme_id: int | None) -> None:
+    """Compute a draft assessment run for a region's year and print each institution's total and grade."""
+    from server.assessment import runs
+    from server.errors import DomainError
+    from server.identity.roles import Actor, Role
+    from server.regions.rules import GRADE_NAMES
+
+    try:
+        region = runs.region_by_code(region_code)
+        actor = Actor(role=Role.BUREAU_STAFF, account_id=0, region_id=region.id)  # account 0: the system
+        run = runs.start_run(actor, year=year, scheme_id=scheme_id)
+        lines = runs.summary(run.id)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    click.echo(f"{region.name} {year}年度考核 第{run.run_version}版（草稿，编号 {run.id}）")
+    for code, name, total, grade in lines:
+        click.echo(f"  {code}  {name}  {total}分  {GRADE_NAMES.get(grade, grade)}")
 
 
 @click.command("seed-demo")

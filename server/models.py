@@ -1,6 +1,7 @@
 """Imports every domain model so the metadata (and Alembic) sees the whole schema."""
 from server.assessment.models import (  # noqa: F401
-    Appeal, AssessmentIndicator, AssessmentRun, AssessmentScheme, IndicatorScore, InstitutionResult, ManualScore,
+    Appeal, AssessmentIndicator, AssessmentRun, AssessmentScheme, IndicatorEntry, IndicatorScore, InstitutionResult,
+    ManualScore,
 )
 from server.audit.models import AuditEvent  # noqa: F401
 from server.claims.models import Claim  # noqa: F401
@@ -12,7 +13,7 @@ from server.institutions.models import Agreement, AgreementEvent, Institution, M
 from server.packages.models import PackageItem, PackageVersion, ServicePackage  # noqa: F401
 from server.payments.models import PaymentOrder, Refund  # noqa: F401
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem  # noqa: F401
-from server.regions.models import Disease, LocalRules, Region  # noqa: F401
+from server.regions.models import Disease, HolidayArrangement, LocalRules, Region  # noqa: F401
 from server.residents.models import BenefitEnrolment, ChronicCondition, FamilyLink, Resident  # noqa: F401
 from server.servicerecords.imports import ImportBatch  # noqa: F401
 from server.servicerecords.models import FollowUpCall, Reading, ServiceRecord  # noqa: F401

@@ -42,18 +42,18 @@ def test_below_the_minimum_denominator_the_fallback_applies():
 
 
 def test_metrics_count_people_at_the_institution_holding_the_contract(world):
-    year, region = local_today().year, world.regions["A"].id
-    per_person = metrics.services_per_person(region, year)
+    scope = metrics.Scope(world.regions["A"].id, local_today().year)
+    per_person = metrics.ratios("services_per_person", scope)
     i1, i2 = world.institutions["I1"].id, world.institutions["I2"].id
     assert (per_person[i1].numerator, per_person[i1].denominator) == (3, 3)  # R1, R2, R5: one visit each
     assert (per_person[i2].numerator, per_person[i2].denominator) == (1, 1)  # R3
-    control = metrics.bp_control_rate(region, year)
+    control = metrics.ratios("bp_control_rate", scope)
     assert control[i1].numerator == 0 and control[i1].denominator == 3     # no readings: not controlled
     record = world.records["R1"]
     add(Reading(service_record_id=record.id, resident_id=record.resident_id,
                 measured_at=datetime.now(timezone.utc) - timedelta(days=6), systolic_mmhg=128, diastolic_mmhg=82))
     db.session.commit()
-    assert metrics.bp_control_rate(region, year)[i1].numerator == 1
+    assert metrics.ratios("bp_control_rate", scope)[i1].numerator == 1
 
 
 def test_a_draft_run_scores_every_institution_and_totals_its_snapshot(app, world):

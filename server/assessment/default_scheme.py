@@ -7,6 +7,9 @@ full points at or beyond `full_at`, none at or beyond `zero_at`, linear between;
 """
 from __future__ import annotations
 
+# Who counts where when a patient moved between institutions (see metrics.ATTRIBUTIONS).
+DEFAULT_SETTINGS = {"moved_patients": "year_end"}
+
 # (code, group, name, points, method, rule)
 DEFAULT_INDICATORS: list[tuple[str, str, str, str, str, dict]] = [
     # 1 制度建设 (setup) — 10
@@ -56,19 +59,3 @@ DEFAULT_INDICATORS: list[tuple[str, str, str, str, str, dict]] = [
      {"metric": "satisfaction", "full_at": "0.90", "zero_at": "0.60", "min_denominator": 20,
       "fallback": "proportional", "weights": {"self": "0.7", "phone": "0.3"}}),
 ]
-
-# What each automatic metric measures, for validation and for explaining a score.
-METRICS: dict[str, str] = {
-    "health_records_kept": "年内更新健康档案的签约居民 / 签约居民",
-    "services_per_person": "未被异议的履约记录 / 签约居民",
-    "prescriptions_filled": "按时取药的长期处方 / 长期处方",
-    "bp_control_rate": "年内最近一次血压 <140/90 的高血压签约居民 / 高血压签约居民",
-    "htn_hospitalisation_rate": "年内住院的高血压签约居民 / 高血压签约居民",
-    "glucose_control_rate": "年内最近一次空腹血糖 <7.0 的糖尿病签约居民 / 糖尿病签约居民",
-    "dm_hospitalisation_rate": "年内住院的糖尿病签约居民 / 糖尿病签约居民",
-    "inpatient_cost_per_person_yuan": "签约居民住院总费用（元） / 签约居民",
-    "personal_burden_share": "签约居民住院个人支付 / 住院总费用",
-    "confirmed_violations_per_1000": "查实违规案件 ×1000 / 签约居民",
-    "cost_shifting_cases": "查实转嫁费用案件数",
-    "satisfaction": "满意度总体评分（本人与电话回访按权重） / 5",
-}

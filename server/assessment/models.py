@@ -38,6 +38,8 @@ class AssessmentScheme(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(128))
     copied_from_id: Mapped[int | None] = fk("assessment_scheme.id", nullable=True, index=False)
     locked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # used by a published run
+    # Scheme-wide choices, e.g. {"moved_patients": "year_end"}; see metrics.ATTRIBUTIONS.
+    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
 
     indicators: Mapped[list[AssessmentIndicator]] = relationship(order_by="AssessmentIndicator.id", viewonly=True)
 
@@ -109,7 +111,11 @@ class InstitutionResult(IdMixin, db.Model):
     total_points: Mapped[Decimal] = mapped_column(POINTS)
     grade: Mapped[str] = mapped_column(sa.String(16))
     signed_heads: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # When the institution was told its result (反馈告知): its manager's acknowledgement, or the
+    # bureau recording a delivery made outside the platform.
     informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    informed_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    informed_how: Mapped[str] = mapped_column(sa.String(255), default="")
 
 
 class IndicatorScore(IdMixin, db.Model):
@@ -127,36 +133,87 @@ class IndicatorScore(IdMixin, db.Model):
     note: Mapped[str] = mapped_column(sa.String(255), default="")
 
 
+class IndicatorEntry(IdMixin, db.Model):
+    """One person's or record's part in an automatic indicator of a run (指标明细).
+
+    A run stores these first and sums them into each institution's numerator and
+    denominator, so the drill-down of a published run shows exactly what was counted, even
+    after the data behind it changed. `evidence` lists the ids of the records it rests on
+    (service records, a reading, claims' settlement ids, dispensings), comma-separated.
+    """
+
+    __tablename__ = "indicator_entry"
+    __table_args__ = (
+        sa.Index("ix_indicator_entry_run_indicator_institution", "run_id", "indicator_code", "institution_id"),
+    )
+    __scope__ = {
+        Level.REGION: lambda ids: IndicatorEntry.run_id.in_(
+            sa.select(AssessmentRun.id).where(AssessmentRun.region_id.in_(ids))),
+        Level.INSTITUTION: "institution_id",
+    }
+
+    run_id: Mapped[int] = fk("assessment_run.id", index=False)
+    indicator_code: Mapped[str] = mapped_column(sa.String(32))
+    institution_id: Mapped[int] = fk("institution.id", index=False)
+    subject_type: Mapped[str] = mapped_column(sa.String(24))  # contract / prescription / survey_response / ...
+    subject_id: Mapped[int] = mapped_column(sa.BigInteger)
+    resident_id: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    contract_id: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    numerator: Mapped[Decimal] = mapped_column(sa.Numeric(18, 6))
+    denominator: Mapped[Decimal] = mapped_column(sa.Numeric(18, 6))
+    evidence: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
 class ManualScore(IdMixin, TimestampMixin, db.Model):
-    """Points entered by bureau staff or a third-party assessor, with evidence (人工评分)."""
+    """Points entered by bureau staff or a third-party assessor, with evidence (人工评分).
+
+    Keyed by the scheme and the indicator's code, so editing a scheme's other indicators
+    keeps the scores already entered.
+    """
 
     __tablename__ = "manual_score"
-    __table_args__ = (sa.UniqueConstraint("indicator_id", "institution_id"),)
+    __table_args__ = (sa.UniqueConstraint("scheme_id", "indicator_code", "institution_id"),
+                      sa.CheckConstraint("points >= 0", name="points_not_negative"))
     __scope__ = {
         Level.REGION: lambda ids: ManualScore.institution_id.in_(
             sa.select(Institution.id).where(Institution.region_id.in_(ids))),
         Level.INSTITUTION: "institution_id",
     }
 
-    indicator_id: Mapped[int] = fk("assessment_indicator.id")
+    scheme_id: Mapped[int] = fk("assessment_scheme.id")
+    indicator_code: Mapped[str] = mapped_column(sa.String(32))
     institution_id: Mapped[int] = fk("institution.id")
     points: Mapped[Decimal] = mapped_column(POINTS)
     evidence: Mapped[str] = mapped_column(sa.Text, default="")
     entered_by_account_id: Mapped[int] = fk("user_account.id", index=False)
+    entered_by_role: Mapped[str] = mapped_column(sa.String(32), default="")
+
+
+class AppealStatus(str, enum.Enum):
+    OPEN = "open"          # 待处理
+    UPHELD = "upheld"      # 申诉成立
+    REJECTED = "rejected"  # 申诉不成立
 
 
 class Appeal(IdMixin, TimestampMixin, db.Model):
-    """An institution's appeal (申诉) against its result, within the rules' window."""
+    """An institution's appeal (申诉) against its result or one indicator of it, within the rules' window.
+
+    An upheld appeal never edits the published run: the bureau corrects the data or the
+    manual score and makes a new run.
+    """
 
     __tablename__ = "appeal"
 
     result_id: Mapped[int] = fk("institution_result.id")
+    indicator_code: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     reason: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open / upheld / rejected
+    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus), default=AppealStatus.OPEN)
     answer: Mapped[str] = mapped_column(sa.Text, default="")
     filed_by_account_id: Mapped[int] = fk("user_account.id", index=False)
     decided_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    result: Mapped[InstitutionResult] = relationship(viewonly=True)
 
 
 AssessmentIndicator.__scope__ = inherit_scope(AssessmentIndicator.scheme_id, AssessmentScheme)

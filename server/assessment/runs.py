@@ -1,127 +1,221 @@
 """Assessment runs (考核批次): compute every institution's indicators, points and grade, snapshot, publish.
 
-A run is computed set-based (one grouped query per metric for the whole region) and
-stored as an immutable snapshot: the scheme as it was, and each indicator's numerator,
-denominator, value and points per institution. A re-run is a new version.
+A run is computed set-based: each automatic indicator's entries are inserted with one
+INSERT … SELECT for the whole region, then summed per institution in one grouped query.
+It is stored as an immutable snapshot: the scheme as it was, every entry, and each
+indicator's numerator, denominator, value and points per institution. A re-run is a new
+version beside the old ones; a published run never changes.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from server.assessment import metrics
-from server.assessment.deadlines import add_working_days
+from server.assessment.deadlines import add_working_days, published_arrangements
 from server.assessment.models import (
-    AssessmentRun, AssessmentScheme, IndicatorScore, InstitutionResult, ManualScore, RunStatus,
+    AssessmentRun, AssessmentScheme, IndicatorEntry, IndicatorScore, InstitutionResult, ManualScore, RunStatus,
 )
 from server.assessment.scoring import THOUSANDTH, score
 from server.audit import services as audit
+from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
-from server.errors import RuleViolation
+from server.errors import DomainError, NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role
+from server.identity.roles import Actor, Level, Role
+from server.identity.scoping import get_visible, require_role, scoped_select
 from server.institutions.models import Institution
-from server.regions.models import LocalRules
+from server.regions.models import LocalRules, Region
 from server.regions.rules import grade_for, rules_in_force
 
 VALUE_PLACES = Decimal("0.000001")  # the snapshot column's precision
-METRICS = {
-    "health_records_kept": metrics.health_records_kept,
-    "services_per_person": metrics.services_per_person,
-    "prescriptions_filled": metrics.prescriptions_filled,
-    "bp_control_rate": metrics.bp_control_rate,
-    "htn_hospitalisation_rate": metrics.htn_hospitalisation_rate,
-    "glucose_control_rate": metrics.glucose_control_rate,
-    "dm_hospitalisation_rate": metrics.dm_hospitalisation_rate,
-    "inpatient_cost_per_person_yuan": metrics.inpatient_cost_per_person_yuan,
-    "personal_burden_share": metrics.personal_burden_share,
-    "confirmed_violations_per_1000": metrics.confirmed_violations_per_1000,
-    "cost_shifting_cases": metrics.cost_shifting_cases,
-}
 
 
-def start_run(actor: Actor, *, year: int, scheme_id: int) -> AssessmentRun:
-    """Compute a draft run of the region's assessment for `year` with a scheme of that region."""
+def start_run(actor: Actor, *, year: int, scheme_id: int | None = None) -> AssessmentRun:
+    """Compute a draft run of the region's assessment for `year`, by default with that year's newest scheme."""
     require_role(actor, Role.BUREAU_STAFF)
     with transaction():
-        scheme = get_visible(AssessmentScheme, scheme_id, actor)
-        db.session.refresh(scheme, ["indicators"])
-        region_id = scheme.region_id
-        rules = rules_in_force(region_id, date(year, 12, 31))
-        version = (db.session.scalar(sa.select(sa.func.max(AssessmentRun.run_version)).where(
-            AssessmentRun.region_id == region_id, AssessmentRun.year == year)) or 0) + 1
-        run = AssessmentRun(region_id=region_id, year=year, run_version=version, scheme_id=scheme.id,
-                            rules_id=rules.id, status=RunStatus.DRAFT, started_by_account_id=actor.account_id,
-                            started_at=utcnow(), scheme_snapshot=_snapshot(scheme))
-        db.session.add(run)
-        db.session.flush()
-        institutions = list(db.session.scalars(sa.select(Institution.id).where(Institution.region_id == region_id)
-                                               .order_by(Institution.id)))
-        computed = {i.code: _metric(i.rule, region_id, year) for i in scheme.indicators if i.method == "auto"}
-        manual = {(m.indicator_id, m.institution_id): m for m in db.session.scalars(
-            sa.select(ManualScore).where(ManualScore.indicator_id.in_([i.id for i in scheme.indicators])))}
-        heads = metrics.services_per_person(region_id, year)
-        for institution_id in institutions:
-            _score_institution(run, scheme, rules, institution_id, computed, manual, heads)
-        run.finished_at = utcnow()
-        audit.record(actor, "assessment_run.start", "assessment_run", run.id, {"year": year, "version": version})
+        scheme = (scheme_for_year(actor.region_id, year) if scheme_id is None
+                  else get_visible(AssessmentScheme, scheme_id, actor))
+        run = _compute(actor, scheme, year)
+        audit.record(actor, "assessment_run.start", "assessment_run", run.id,
+                     {"year": year, "version": run.run_version, "scheme_id": scheme.id})
     return run
 
 
-def _metric(rule: dict, region_id: int, year: int) -> tuple[dict[int, metrics.Ratio], Decimal | None]:
-    """Per-institution ratios of one metric, and the region's pooled value for fallbacks."""
-    if rule["metric"] == "satisfaction":
-        weights = {k: Decimal(v) for k, v in (rule.get("weights") or {"self": "1", "phone": "1"}).items()}
-        ratios = metrics.satisfaction(region_id, year, weights)
-    else:
-        ratios = METRICS[rule["metric"]](region_id, year)
-    numerator = sum((r.numerator for r in ratios.values()), Decimal(0))
-    denominator = sum((r.denominator for r in ratios.values()), Decimal(0))
-    return ratios, (numerator / denominator if denominator else None)
+def scheme_for_year(region_id: int, year: int) -> AssessmentScheme:
+    """The region's scheme for `year`: the newest one made for that year."""
+    scheme = db.session.scalars(sa.select(AssessmentScheme).where(
+        AssessmentScheme.region_id == region_id, AssessmentScheme.year == year)
+        .order_by(AssessmentScheme.id.desc()).limit(1)).first()
+    if scheme is None:
+        raise RuleViolation(f"{year}年度尚无考核方案，请先建立方案", code="SCHEME_MISSING", details={"year": year})
+    return scheme
 
 
-def _score_institution(run, scheme, rules, institution_id, computed, manual, heads) -> None:
-    result = InstitutionResult(run_id=run.id, institution_id=institution_id, total_points=Decimal(0), grade="",
-                               signed_heads=int(heads.get(institution_id, metrics.Ratio(Decimal(0), Decimal(0)))
-                                                .denominator))
-    db.session.add(result)
+def region_by_code(admdvs_code: str) -> Region:
+    region = db.session.scalars(sa.select(Region).where(Region.admdvs_code == admdvs_code)).first()
+    if region is None:
+        raise NotFound(f"统筹地区 {admdvs_code} 不存在", code="REGION_NOT_FOUND")
+    return region
+
+
+def start_due_runs(today: date, actor: Actor) -> tuple[list[AssessmentRun], list[tuple[int, DomainError]]]:
+    """The scheduled start: a draft run of last year for each region on or after the day its rules name.
+
+    Once per region and year: a region that already has a run of that year (started by hand
+    or by an earlier day's job) is left alone, so a scheduler that was down catches up. A
+    region that cannot run yet (no scheme for the year) is reported and tried again next time.
+    """
+    year, started, refused = today.year - 1, [], []
+    for region in db.session.scalars(sa.select(Region).order_by(Region.id)).all():
+        rules = rules_in_force(region.id, date(year, 12, 31))
+        month, day = (int(part) for part in rules.assessment_start_mmdd.split("-"))
+        has_run = db.session.scalar(sa.select(sa.exists().where(AssessmentRun.region_id == region.id,
+                                                                AssessmentRun.year == year)))
+        if today < date(today.year, month, day) or has_run:
+            continue
+        region_actor = Actor(role=Role.BUREAU_STAFF, account_id=actor.account_id, region_id=region.id)
+        try:
+            with transaction():
+                run = _compute(region_actor, scheme_for_year(region.id, year), year)
+                audit.record(region_actor, "assessment_run.start", "assessment_run", run.id,
+                             {"year": year, "version": run.run_version, "scheduled": True})
+        except DomainError as exc:
+            refused.append((region.id, exc))
+            continue
+        started.append(run)
+    return started, refused
+
+
+def _compute(actor: Actor, scheme: AssessmentScheme, year: int) -> AssessmentRun:
+    db.session.refresh(scheme, ["indicators"])
+    region_id = scheme.region_id
+    rules = rules_in_force(region_id, date(year, 12, 31))
+    version = (db.session.scalar(sa.select(sa.func.max(AssessmentRun.run_version)).where(
+        AssessmentRun.region_id == region_id, AssessmentRun.year == year)) or 0) + 1
+    run = AssessmentRun(region_id=region_id, year=year, run_version=version, scheme_id=scheme.id,
+                        rules_id=rules.id, status=RunStatus.DRAFT, started_by_account_id=actor.account_id or None,
+                        started_at=utcnow(), scheme_snapshot=_snapshot(scheme))
+    db.session.add(run)
     db.session.flush()
-    total = Decimal(0)
+    attribution = (scheme.settings or {}).get("moved_patients", metrics.DEFAULT_ATTRIBUTION)
+    automatic = [i for i in scheme.indicators if i.method == "auto"]
+    for indicator in automatic:
+        scope = metrics.Scope(region_id, year, attribution, _weights(indicator.rule))
+        entries = metrics.METRICS[indicator.rule["metric"]].entries(scope).subquery()
+        db.session.execute(sa.insert(IndicatorEntry).from_select(
+            ["run_id", "indicator_code", *metrics.ENTRY_COLUMNS],
+            sa.select(sa.literal(run.id), sa.literal(indicator.code), *(entries.c[c] for c in metrics.ENTRY_COLUMNS))))
+    sums = _entry_sums(run.id, automatic)
+    manual = {(m.indicator_code, m.institution_id): m.points for m in db.session.scalars(
+        sa.select(ManualScore).where(ManualScore.scheme_id == scheme.id))}
+    heads = dict(db.session.execute(_heads(metrics.Scope(region_id, year, attribution))).all())
+    institutions = db.session.scalars(sa.select(Institution.id).where(Institution.region_id == region_id)
+                                      .order_by(Institution.id)).all()
+    results = {i: InstitutionResult(run_id=run.id, institution_id=i, total_points=Decimal(0), grade="",
+                                    signed_heads=heads.get(i, 0)) for i in institutions}
+    db.session.add_all(results.values())
+    db.session.flush()
     scores = []
-    for indicator in scheme.indicators:
-        points = Decimal(indicator.points)
-        if indicator.method == "auto":
-            ratios, region_value = computed[indicator.code]
-            ratio = ratios.get(institution_id)
-            value, earned, note = score(indicator.rule, points, ratio.numerator if ratio else None,
-                                        ratio.denominator if ratio else None, region_value)
-            numerator, denominator = (ratio.numerator, ratio.denominator) if ratio else (None, None)
-        else:
-            entered = manual.get((indicator.id, institution_id))
-            earned = min(Decimal(entered.points), points).quantize(THOUSANDTH) if entered else Decimal("0.000")
-            value = numerator = denominator = None
-            note = "" if entered else "未录入人工评分"
-        total += earned
-        scores.append(dict(result_id=result.id, indicator_code=indicator.code, numerator=numerator,
-                           denominator=denominator, value=None if value is None else value.quantize(VALUE_PLACES),
-                           points=earned, note=note))
-    db.session.execute(sa.insert(IndicatorScore), scores)
-    result.total_points = total
-    result.grade = grade_for(rules, total)
+    for institution_id, result in results.items():
+        for indicator in scheme.indicators:
+            row = _indicator_score(indicator, institution_id, sums, manual)
+            result.total_points += row["points"]
+            scores.append({"result_id": result.id, "indicator_code": indicator.code, **row})
+        result.grade = grade_for(rules, result.total_points)
+    if scores:
+        db.session.execute(sa.insert(IndicatorScore), scores)
+    run.finished_at = utcnow()
+    return run
+
+
+def _weights(rule: dict) -> tuple[tuple[str, Decimal], ...]:
+    weights = rule.get("weights") or {"self": "1", "phone": "1"}
+    return tuple(sorted((channel, Decimal(weight)) for channel, weight in weights.items()))
+
+
+@dataclass(frozen=True)
+class _Sums:
+    per_institution: dict[tuple[str, int], metrics.Ratio]
+    region: dict[str, Decimal | None]  # the region's pooled value, for the "proportional" fallback
+
+
+def _entry_sums(run_id: int, automatic) -> _Sums:
+    """Every automatic indicator's numerator and denominator per institution, summed from the stored entries."""
+    scale = {i.code: metrics.METRICS[i.rule["metric"]].scale for i in automatic}
+    rows = db.session.execute(
+        sa.select(IndicatorEntry.indicator_code, IndicatorEntry.institution_id, sa.func.sum(IndicatorEntry.numerator),
+                  sa.func.sum(IndicatorEntry.denominator))
+        .where(IndicatorEntry.run_id == run_id).group_by(IndicatorEntry.indicator_code, IndicatorEntry.institution_id))
+    per_institution = {(code, inst): metrics.Ratio(Decimal(num) * scale[code], Decimal(den))
+                       for code, inst, num, den in rows}
+    region = {}
+    for code in scale:
+        parts = [ratio for (c, _), ratio in per_institution.items() if c == code]
+        numerator = sum((r.numerator for r in parts), Decimal(0))
+        denominator = sum((r.denominator for r in parts), Decimal(0))
+        region[code] = numerator / denominator if denominator else None
+    return _Sums(per_institution, region)
+
+
+def _heads(scope: metrics.Scope) -> sa.Select:
+    people = metrics.population(scope)
+    return sa.select(people.c.institution_id, sa.func.count()).group_by(people.c.institution_id)
+
+
+def _indicator_score(indicator, institution_id: int, sums: _Sums, manual: dict) -> dict:
+    points = Decimal(indicator.points)
+    if indicator.method == "auto":
+        ratio = sums.per_institution.get((indicator.code, institution_id))
+        numerator, denominator = (ratio.numerator, ratio.denominator) if ratio else (None, None)
+        value, earned, note = score(indicator.rule, points, numerator, denominator, sums.region[indicator.code])
+        return {"numerator": numerator, "denominator": denominator,
+                "value": None if value is None else value.quantize(VALUE_PLACES), "points": earned, "note": note}
+    entered = manual.get((indicator.code, institution_id))
+    earned = min(Decimal(entered), points).quantize(THOUSANDTH) if entered is not None else Decimal("0.000")
+    return {"numerator": None, "denominator": None, "value": None, "points": earned,
+            "note": "" if entered is not None else "未录入人工评分"}
 
 
 def _snapshot(scheme: AssessmentScheme) -> dict:
-    return {"scheme_id": scheme.id, "name": scheme.name, "year": scheme.year, "indicators": [
-        {"code": i.code, "group": i.group.value, "name": i.name, "points": str(i.points), "method": i.method,
-         "rule": i.rule} for i in scheme.indicators]}
+    return {"scheme_id": scheme.id, "name": scheme.name, "year": scheme.year, "settings": dict(scheme.settings or {}),
+            "indicators": [{"code": i.code, "group": i.group.value, "name": i.name, "points": str(i.points),
+                            "method": i.method, "rule": i.rule} for i in scheme.indicators]}
 
 
-def get_run(actor: Actor, run_id: int) -> AssessmentRun:
-    return get_visible(AssessmentRun, run_id, actor)
+def summary(run_id: int) -> list[tuple[str, str, Decimal, str]]:
+    """(institution code, name, total, grade) of every institution in a run, for the command line."""
+    return db.session.execute(
+        sa.select(Institution.code, Institution.name, InstitutionResult.total_points, InstitutionResult.grade)
+        .join(Institution, Institution.id == InstitutionResult.institution_id)
+        .where(InstitutionResult.run_id == run_id).order_by(Institution.code)).all()
+
+
+def _visible_runs(actor: Actor) -> sa.Select:
+    """Institutions see a run once it is published; the bureau and assessors see drafts too."""
+    stmt = scoped_select(AssessmentRun, actor)
+    if actor.level is not Level.REGION:
+        stmt = stmt.where(AssessmentRun.status == RunStatus.PUBLISHED)
+    return stmt
+
+
+def get_run(actor: Actor, run_id: int, *, for_update: bool = False) -> AssessmentRun:
+    stmt = _visible_runs(actor).where(AssessmentRun.id == run_id)
+    run = db.session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    if run is None:
+        raise NotFound()
+    return run
+
+
+def list_runs(actor: Actor, page: PageRequest, *, year: int | None = None,
+              status: RunStatus | None = None) -> Page[AssessmentRun]:
+    stmt = where_given(_visible_runs(actor), (AssessmentRun.year, year), (AssessmentRun.status, status))
+    return paginate(stmt.order_by(AssessmentRun.year.desc(), AssessmentRun.run_version.desc()), page)
 
 
 def publish(actor: Actor, run_id: int, *, published_on: date | None = None) -> AssessmentRun:
@@ -136,11 +230,13 @@ def publish(actor: Actor, run_id: int, *, published_on: date | None = None) -> A
         if run.status is not RunStatus.DRAFT:
             raise RuleViolation("只有草稿状态的考核可以发布", code="RUN_NOT_DRAFT", details={"status": run.status.value})
         rules = db.session.get(LocalRules, run.rules_id)
-        run.feedback_deadline = add_working_days(published_on, rules.feedback_deadline_working_days)
-        run.appeal_deadline = add_working_days(run.feedback_deadline, rules.appeal_window_working_days)
+        arrangements = published_arrangements(published_on.year)
+        run.feedback_deadline = add_working_days(published_on, rules.feedback_deadline_working_days, arrangements)
+        run.appeal_deadline = add_working_days(run.feedback_deadline, rules.appeal_window_working_days, arrangements)
         run.status = RunStatus.PUBLISHED
         run.published_at = utcnow()
         db.session.get(AssessmentScheme, run.scheme_id, with_for_update=True).locked = True
         audit.record(actor, "assessment_run.publish", "assessment_run", run.id,
-                     {"feedback_deadline": run.feedback_deadline.isoformat()})
+                     {"feedback_deadline": run.feedback_deadline.isoformat(),
+                      "appeal_deadline": run.appeal_deadline.isoformat()})
     return run

@@ -19,8 +19,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from server.assessment import runs as assessment_runs
 from server.common.timeutil import SHANGHAI, local_today, utcnow
 from server.contracts import reminders, services as contracts
+from server.identity.roles import SYSTEM_ACTOR
 from server.integrations import registry
 from server.payments import reconciliation
 from server.surveys import services as surveys
@@ -68,6 +70,15 @@ def survey_invitations_job(app: Flask) -> None:
         log.info("survey_invitations", invited=surveys.invite_served_residents(registry.wechat(), utcnow(), template))
 
 
+def assessment_runs_job(app: Flask) -> None:
+    """Last year's draft assessment run, on or after the day each region's rules name, once."""
+    with app.app_context():
+        started, refused = assessment_runs.start_due_runs(local_today(), SYSTEM_ACTOR)
+        for region_id, exc in refused:  # e.g. no scheme for the year yet: tried again tomorrow
+            log.error("assessment_run_not_started", region_id=region_id, code=exc.code, message=exc.message)
+        log.info("assessment_runs_started", runs=[(run.region_id, run.year, run.run_version) for run in started])
+
+
 JOBS = [
     # 00:10 China time: contracts whose period ended yesterday become expired.
     (expire_contracts_job, CronTrigger(hour=0, minute=10, timezone=SHANGHAI), "expire-contracts"),
@@ -75,6 +86,8 @@ JOBS = [
     (reconcile_job, CronTrigger(hour=10, minute=30, timezone=SHANGHAI), "reconcile-bill"),
     (renewal_reminders_job, CronTrigger(hour=9, minute=0, timezone=SHANGHAI), "renewal-reminders"),
     (survey_invitations_job, CronTrigger(minute=15, timezone=SHANGHAI), "survey-invitations"),
+    # 02:00, after the night's expiry: a due region's draft assessment run of last year.
+    (assessment_runs_job, CronTrigger(hour=2, minute=0, timezone=SHANGHAI), "assessment-runs"),
 ]
 
 

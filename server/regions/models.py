@@ -84,3 +84,20 @@ class LocalRules(IdMixin, TimestampMixin, db.Model):
     # Whether a team may log more of an item than its yearly quantity (beyond the package).
     services_beyond_quota: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+
+
+class HolidayArrangement(IdMixin, TimestampMixin, db.Model):
+    """One day of the State Council's yearly holiday arrangement (节假日安排): a holiday off or a make-up working day.
+
+    The calendar package knows the years it was released with; bureau staff enter a newly
+    published year here so deadlines can be counted before the package catches up.
+    """
+
+    __tablename__ = "holiday_arrangement"
+
+    day: Mapped[date] = mapped_column(sa.Date, unique=True)
+    year: Mapped[int] = mapped_column(sa.Integer, index=True)
+    is_working_day: Mapped[bool] = mapped_column(sa.Boolean)
+    name: Mapped[str] = mapped_column(sa.String(32), default="")  # 元旦, 春节, … or 调休上班
+    document_no: Mapped[str] = mapped_column(sa.String(128), default="")
+    created_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)

@@ -132,3 +132,19 @@ def _ratio_problem(ratios: dict) -> str | None:
 
 class RulesOnDateArgsSchema(Schema):
     on = fields.Date(required=True, metadata={"description": "查询日期 YYYY-MM-DD"})
+
+
+class HolidayDaySchema(Schema):
+    day = fields.Date(required=True)
+    is_working_day = StrictBoolean(required=True, metadata={"description": "true 调休上班；false 放假"})
+    name = fields.String(load_default="", validate=validate.Length(max=32),
+                         metadata={"description": "节日名称，如“春节”，调休日可写“调休上班”"})
+
+
+class HolidayArrangementSchema(Schema):
+    year = fields.Integer(dump_only=True)
+    document_no = fields.String(required=True, validate=validate.Length(min=2, max=128),
+                                metadata={"description": "国务院办公厅通知文号"})
+    days = fields.List(fields.Nested(HolidayDaySchema), required=True,
+                       validate=validate.Length(min=1, max=80, error="应列出1到80个调整日期"),
+                       metadata={"description": "放假的工作日与调休上班的周末；其余日期按周一至周五上班"})

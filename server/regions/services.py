@@ -1,6 +1,7 @@
 """Use cases for regions and their local rules."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from server.errors import Conflict, NotFound, RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
 from server.identity.scoping import require_role, scoped_select
-from server.regions.models import Disease, LocalRules, Region
+from server.assessment.deadlines import package_knows
+from server.regions.models import Disease, HolidayArrangement, LocalRules, Region
 from server.regions.rules import rules_in_force
 
 
@@ -62,3 +64,43 @@ def add_rules_version(actor: Actor, data: dict) -> LocalRules:
 
 def list_diseases() -> list[Disease]:
     return list(db.session.scalars(sa.select(Disease).order_by(Disease.id)))
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    year: int
+    document_no: str
+    days: list[HolidayArrangement]
+
+
+def holiday_arrangement(year: int) -> Arrangement:
+    """A year's entered arrangement (none for the years the calendar package knows)."""
+    days = list(db.session.scalars(sa.select(HolidayArrangement).where(HolidayArrangement.year == year)
+                                   .order_by(HolidayArrangement.day)))
+    return Arrangement(year, days[0].document_no if days else "", days)
+
+
+def enter_holiday_arrangement(actor: Actor, year: int, *, document_no: str,
+                              days: list[dict]) -> Arrangement:
+    """Enter a year's published holiday arrangement (holidays off, make-up working days) as a whole.
+
+    Only for a year the calendar package does not know yet: the package's data stays the
+    authority for the years it has, so nobody can move a deadline by editing them.
+    """
+    require_role(actor, Role.BUREAU_STAFF)
+    if package_knows(year):
+        raise RuleViolation(f"{year}年节假日安排已由日历组件提供，无需录入", code="HOLIDAY_YEAR_KNOWN")
+    wrong = [d["day"].isoformat() for d in days if d["day"].year != year]
+    if wrong:
+        raise RuleViolation("日期不在该年度内", code="HOLIDAY_DAY_OUTSIDE_YEAR", details={"days": wrong})
+    if len({d["day"] for d in days}) != len(days):
+        raise RuleViolation("日期不能重复", code="HOLIDAY_DAY_REPEATED")
+    with transaction():
+        db.session.execute(sa.delete(HolidayArrangement).where(HolidayArrangement.year == year))
+        rows = [HolidayArrangement(year=year, document_no=document_no, created_by_account_id=actor.account_id or None,
+                                   **d) for d in days]
+        db.session.add_all(rows)
+        audit.record(actor, "holiday_arrangement.enter", "holiday_arrangement", year,
+                     {"document_no": document_no, "holidays": sum(not d["is_working_day"] for d in days),
+                      "working_days": sum(d["is_working_day"] for d in days)})
+    return holiday_arrangement(year)

@@ -41,12 +41,13 @@ def face_to_face_follow_ups(year: int) -> sa.Subquery:
             .group_by(ServiceRecord.resident_id).subquery("follow_ups"))
 
 
-def latest_readings(year: int, *, measure) -> sa.Subquery:
-    """Per resident: the latest reading of the year that has `measure` (a Reading column)."""
+def latest_readings(year: int, *, measure, per_contract: bool = False) -> sa.Subquery:
+    """Per resident (or per contract it was taken under): the latest reading of the year that has `measure`."""
     start, end = year_bounds(year)
-    ranked = (sa.select(Reading.resident_id, Reading.systolic_mmhg, Reading.diastolic_mmhg,
-                        Reading.fasting_glucose_mmol,
-                        sa.func.row_number().over(partition_by=Reading.resident_id,
+    owner = ServiceRecord.contract_id if per_contract else Reading.resident_id
+    ranked = (sa.select(Reading.id.label("reading_id"), Reading.resident_id, ServiceRecord.contract_id,
+                        Reading.systolic_mmhg, Reading.diastolic_mmhg, Reading.fasting_glucose_mmol,
+                        sa.func.row_number().over(partition_by=owner,
                                                   order_by=(Reading.measured_at.desc(), Reading.id.desc()))
                         .label("rank"))
               .join(ServiceRecord, ServiceRecord.id == Reading.service_record_id)
