@@ -48,6 +48,8 @@ from server.servicerecords.models import Confirmation, Reading, ServiceRecord, S
 from server.servicerecords.recording import local_date
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
 
+from common import add, fresh_database  # bench/ is the script's folder, so it is on sys.path
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/jiayi_bench_import"
 PER_CONTRACT = 4  # the package's yearly quantity of "BP"
 
@@ -102,19 +104,6 @@ def main() -> None:
     print(f"  stored {again.rows_stored}, already stored {again.rows_already_stored}, failed {again.rows_failed}")
     print(f"rows now: service_record {counts['service_record']}, reading {counts['reading']}, "
           f"import_batch {counts['import_batch']}")
-
-
-def fresh_database(url: str) -> str:
-    """Drop and create the benchmark's own database (as tests/live.py does for the live server's)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        raise SystemExit("this benchmark measures PostgreSQL: give a postgresql:// URL")
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return parsed.render_as_string(hide_password=False)
 
 
 def build_region(contracts: int) -> tuple[Actor, Region]:
@@ -218,12 +207,6 @@ def empty_tables() -> None:
 def table_counts() -> dict[str, int]:
     return {model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
             for model in (Contract, ServiceRecord, Reading, ImportBatch)}
-
-
-def add(obj):
-    db.session.add(obj)
-    db.session.flush()
-    return obj
 
 
 if __name__ == "__main__":

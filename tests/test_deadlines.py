@@ -32,7 +32,19 @@ def test_a_make_up_saturday_is_a_working_day_a_weekday_holiday_is_not():
     assert add_working_days(date(2026, 9, 30), 1) == date(2026, 10, 8)    # 1–7 Oct are off
 
 
+# A year no calendar release knows, so these tests hold whatever the installed release is.
+UNKNOWN_YEAR = 2099
+
+
 def test_a_year_without_a_published_arrangement_is_refused_not_guessed():
     with pytest.raises(RuleViolation) as refused:
-        add_working_days(date(2026, 12, 20), 15)
+        add_working_days(date(UNKNOWN_YEAR - 1, 12, 20), 15)
     assert refused.value.code == "HOLIDAY_CALENDAR_UNAVAILABLE"
+
+
+def test_an_entered_arrangement_counts_its_holidays_off_and_its_make_up_days_on():
+    # 1 Jan (Thu) and 2 Jan (Fri) off, Sunday 4 Jan worked; then the ordinary weekday rule.
+    entered = {UNKNOWN_YEAR: {date(UNKNOWN_YEAR, 1, 1): False, date(UNKNOWN_YEAR, 1, 2): False,
+                              date(UNKNOWN_YEAR, 1, 4): True}}
+    assert add_working_days(date(UNKNOWN_YEAR - 1, 12, 31), 1, entered) == date(UNKNOWN_YEAR, 1, 4)
+    assert add_working_days(date(UNKNOWN_YEAR, 1, 4), 5, entered) == date(UNKNOWN_YEAR, 1, 9)
