@@ -133,14 +133,23 @@ class ResultById(MethodView):
         return results.get_result(current_actor(), run_id, institution_id)
 
 
+@blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/acknowledge")
+class Acknowledge(MethodView):
+    @requires(Role.INSTITUTION_MANAGER)
+    @blp.response(200, ResultSchema)
+    def post(self, run_id, institution_id):
+        """The institution acknowledges its published result (签收); the first acknowledgement counts."""
+        return results.mark_informed(current_actor(), run_id, institution_id)
+
+
 @blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/informed")
 class Informed(MethodView):
     @error_codes("RUN_NOT_PUBLISHED")
-    @requires(Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
+    @requires(Role.BUREAU_STAFF)
     @blp.arguments(InformSchema)
     @blp.response(200, ResultSchema)
     def post(self, data, run_id, institution_id):
-        """The institution acknowledges its result, or the bureau records delivering it; the first time counts."""
+        """The bureau records delivering a result outside the platform; the first record counts."""
         return results.mark_informed(current_actor(), run_id, institution_id, how=data["how"])
 
 

@@ -8,13 +8,15 @@ one region of 2025 with PostgreSQL COPY. At scale 1.0: 300,000 residents, 150,00
 share), 40,000 long-term prescriptions with their dispensings, 24,000 survey responses (by the
 resident or by phone), a few supervision cases and alerts, and updated health records, so every
 automatic indicator has data. There are 60 institutions at every scale: a smaller region has
-fewer people, not fewer institutions. After VACUUM ANALYZE it measures
+fewer people, not fewer institutions. After VACUUM ANALYZE (the tables as autovacuum would leave
+them, so no autovacuum starts during the measurements) it measures
   - `SELECT institution_id, count(*) FROM service_record GROUP BY institution_id`, best of three
     after a warm-up: what reading the biggest table once costs on this machine,
   - `runs.start_run` for 2025 with the default scheme, in a child process that does nothing else,
     so its peak RSS (ru_maxrss) is the run's own; its RSS just before the run is printed beside it,
 and prints the run's time as a multiple of the scan's, and the run's memory at both sizes. Usage:
-    python bench/assessment.py [--scale 1.0] [--database-url postgresql://postgres@127.0.0.1:5432/jiayi_bench_assessment]
+    python bench/assessment.py [--scale 1.0]
+                               [--database-url postgresql://postgres@127.0.0.1:5432/jiayi_bench_assessment]
 """
 from __future__ import annotations
 
@@ -160,22 +162,22 @@ def measure(label: str, scale: float, url: str) -> dict:
         upgrade()
         print(f"  migrations {time.perf_counter() - t0:33.1f} s", flush=True)
         t0 = time.perf_counter()
-        region = build_reference()
-        plan(region, sizes)
-        load(region, sizes)
+        county = build_reference()
+        plan(county, sizes)
+        load(county, sizes)
         load_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         settle()
         print(f"  VACUUM ANALYZE {time.perf_counter() - t0:29.1f} s", flush=True)
         counts = {table: db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) for table in COUNTED}
         scan = scan_seconds()
-        actor = Actor(role=Role.BUREAU_STAFF, account_id=region.bureau_account_id, region_id=region.region_id)
-        scheme = schemes.create_scheme(actor, year=YEAR, name="基准方案", copy_from_id=None)
+        actor = Actor(role=Role.BUREAU_STAFF, account_id=county.bureau_account_id, region_id=county.region_id)
+        scheme_id = schemes.create_scheme(actor, year=YEAR, name="基准方案", copy_from_id=None).id
         db.session.close()  # the parent holds no transaction or lock while the child runs
 
-        run = run_child(url, f"{region.region_id},{region.bureau_account_id},{scheme.id}")
+        run = run_child(url, f"{county.region_id},{county.bureau_account_id},{scheme_id}")
         print(f"  assessment run {run['seconds']:29.1f} s  (scan {scan:.3f} s)", flush=True)
-        check_run(run["run_id"], len(region.institutions))
+        check_run(run["run_id"], len(county.institutions))
         db.session.close()
         db.engine.dispose()
     return {"counts": counts, "load": load_seconds, "scan": scan, **run}
@@ -222,62 +224,60 @@ def build_reference() -> County:
                    quality=[rng.random() for _ in institutions], teams=teams, packages=packages)
 
 
-def plan(region: County, sizes: Sizes) -> None:
+def plan(county: County, sizes: Sizes) -> None:
     """Who lives where, who signed, their conditions, and how many services each contract gets."""
     rng = random.Random("plan")
     weights = [3.0 if k < 6 else 1.5 if k < 24 else 0.6 for k in range(INSTITUTIONS)]  # catchment sizes
-    region.home = rng.choices(range(INSTITUTIONS), weights, k=sizes.residents)
+    county.home = rng.choices(range(INSTITUTIONS), weights, k=sizes.residents)
     # Holders interleave with other residents, so a contract's id is not its resident's id.
-    region.holder = [2 * i + i % 2 for i in range(sizes.contracts)]
-    region.contract_of = [-1] * sizes.residents
-    for i, n in enumerate(region.holder):
-        region.contract_of[n] = i
-    region.htn = bytearray(rng.random() < 0.8 for _ in range(sizes.contracts))
-    region.dm = bytearray(rng.random() < 0.3 for _ in range(sizes.contracts))
+    county.holder = [2 * i + i % 2 for i in range(sizes.contracts)]
+    county.contract_of = [-1] * sizes.residents
+    for i, n in enumerate(county.holder):
+        county.contract_of[n] = i
+    county.htn = bytearray(rng.random() < 0.8 for _ in range(sizes.contracts))
+    county.dm = bytearray(rng.random() < 0.3 for _ in range(sizes.contracts))
     # Services follow how diligent the institution is; readings are four follow-ups a contract.
-    diligence = [0.6 + 0.8 * region.quality[region.home[n]] for n in region.holder]
+    diligence = [0.6 + 0.8 * county.quality[county.home[n]] for n in county.holder]
     total, acc, done = sum(diligence), 0.0, 0
     for i, weight in enumerate(diligence):
         acc += weight
         upto = sizes.services if i == sizes.contracts - 1 else round(acc * sizes.services / total)
-        region.services.append(upto - done)
+        county.services.append(upto - done)
         done = upto
-    region.readings = [min((i + 1) * sizes.readings // sizes.contracts - i * sizes.readings // sizes.contracts, s)
-                       for i, s in enumerate(region.services)]
+    county.readings = [min((i + 1) * sizes.readings // sizes.contracts - i * sizes.readings // sizes.contracts, s)
+                       for i, s in enumerate(county.services)]
     first = 1
-    for s in region.services:
-        region.first_record.append(first)
+    for s in county.services:
+        county.first_record.append(first)
         first += s
 
 
 # --- Bulk rows (COPY) --------------------------------------------------------------------------
 
-def load(region: County, sizes: Sizes) -> None:
-    raw = db.session.connection().connection.driver_connection
-    raw.execute("SET synchronous_commit = off")  # a benchmark load need not wait for the WAL flush
+def load(county: County, sizes: Sizes) -> None:
     copy_rows("resident", ("id", "region_id", "name", "gender", "birth_date", "id_number", "id_number_hash",
                            "address", "insurance_type", "insurance_status", "insured_admdvs", "populations",
                            "health_record_created_on", "health_record_updated_on", "created_at", "updated_at"),
-              residents(region, sizes))
+              residents(county, sizes))
     copy_rows("chronic_condition", ("id", "resident_id", "disease_code", "diagnosed_on", "source", "stable",
-                                    "created_at", "updated_at"), conditions(region, sizes))
+                                    "created_at", "updated_at"), conditions(county, sizes))
     copy_rows("contract", ("id", "contract_no", "region_id", "resident_id", "institution_id", "team_id",
                            "doctor_staff_id", "package_version_id", "rules_id", "status", "period_year",
                            "period_start", "period_end", "channel", "consent_at", "consent_version",
                            "fee_per_head_fen", "personal_share_fen", "public_health_share_fen",
                            "insurance_fund_share_fen", "personal_share_payer", "activated_at", "ended_at",
-                           "end_reason", "version", "created_at", "updated_at"), contracts(region))
+                           "end_reason", "version", "created_at", "updated_at"), contracts(county))
     copy_rows("service_record", ("id", "contract_id", "package_item_id", "resident_id", "region_id",
                                  "institution_id", "team_id", "staff_id", "service_type", "served_at", "served_on",
                                  "place", "notes", "source", "external_id", "confirmation", "confirmed_at",
-                                 "dispute_reason", "created_at", "updated_at"), service_records(region))
+                                 "dispute_reason", "created_at", "updated_at"), service_records(county))
     copy_rows("reading", ("id", "service_record_id", "resident_id", "measured_at", "systolic_mmhg",
                           "diastolic_mmhg", "fasting_glucose_mmol", "hba1c_percent", "weight_kg", "heart_rate_bpm"),
-              readings(region))
+              readings(county))
     copy_rows("claim", ("id", "region_id", "resident_id", "setl_id", "claim_type", "medins_code", "medins_name",
                         "admitted_on", "discharged_on", "settled_at", "diagnosis_codes", "total_cost_fen",
-                        "fund_paid_fen", "personal_paid_fen", "created_at", "updated_at"), claims(region, sizes))
-    scripts = prescriptions(region, sizes)
+                        "fund_paid_fen", "personal_paid_fen", "created_at", "updated_at"), claims(county, sizes))
+    scripts = prescriptions(county, sizes)
     copy_rows("prescription", ("id", "contract_id", "resident_id", "region_id", "institution_id", "team_id",
                                "prescriber_staff_id", "issued_on", "weeks", "stable_patient", "stability_assessment",
                                "patient_confirmed_at", "status", "created_at", "updated_at"),
@@ -286,20 +286,20 @@ def load(region: County, sizes: Sizes) -> None:
                                     "dosage", "frequency", "quantity", "unit"), prescription_items(scripts))
     copy_rows("dispensing", ("id", "prescription_id", "prescription_item_id", "institution_id", "dispensed_on",
                              "quantity", "staff_id", "created_at", "updated_at"), dispensings(scripts))
-    invited = invitations(region, sizes)
+    invited = invitations(county, sizes)
     copy_rows("survey_invitation", ("id", "survey_id", "contract_id", "service_record_id", "invited_at",
                                     "expires_at", "message_sent_at", "created_at", "updated_at"),
               (row for row, _ in invited))
     copy_rows("survey_response", ("id", "invitation_id", "region_id", "institution_id", "team_id", "resident_id",
                                   "channel", "entered_by_staff_id", "score_ability", "score_attitude",
                                   "score_timeliness", "score_overall", "comment", "answered_at", "created_at",
-                                  "updated_at"), responses(region, sizes, invited))
+                                  "updated_at"), responses(county, sizes, invited))
     copy_rows("supervision_case", ("id", "region_id", "institution_id", "title", "finding", "status", "action",
                                    "deduction_fen", "opened_by_account_id", "closed_at", "created_at", "updated_at"),
-              cases(region, sizes))
+              cases(county, sizes))
     copy_rows("supervision_alert", ("id", "region_id", "institution_id", "kind", "subject_type", "subject_id",
                                     "details", "status", "case_id", "created_at", "updated_at"),
-              alerts(region, sizes))
+              alerts(county, sizes))
     # Ids were handed out here; later inserts (the run's own rows among them) continue after them.
     for table in ("resident", "chronic_condition", "contract", "service_record", "reading", "claim", "prescription",
                   "prescription_item", "dispensing", "survey_invitation", "survey_response", "supervision_case",
@@ -324,32 +324,33 @@ def _day(rng: random.Random, start: date, end: date) -> date:
     return start + timedelta(days=rng.randrange((end - start).days + 1))
 
 
-def residents(region: County, sizes: Sizes) -> Iterator[tuple]:
+def residents(county: County, sizes: Sizes) -> Iterator[tuple]:
     """Valid, unique ID numbers, stored as the app stores them: ciphertext plus the keyed hash."""
     rng = random.Random("residents")
     days = 25_500  # birth dates 1935–2004; a number is unique by (birth date, sequence)
     for n in range(sizes.residents):
         born = date(1935, 1, 1) + timedelta(days=n * 7919 % days)
         number = idcard.make(COUNTY, born, n // days)
-        signed = region.contract_of[n] >= 0
-        quality = region.quality[region.home[n]]
+        signed = county.contract_of[n] >= 0
+        quality = county.quality[county.home[n]]
         if signed or rng.random() < 0.4:
             created = _day(rng, date(2018, 1, 1), date(2024, 6, 30))
             kept = rng.random() < (0.6 + 0.35 * quality if signed else 0.3)
-            updated = _day(rng, date(YEAR, 1, 1), date(YEAR, 12, 31)) if kept else _day(rng, created, date(2024, 12, 31))
+            updated = (_day(rng, date(YEAR, 1, 1), date(YEAR, 12, 31)) if kept
+                       else _day(rng, created, date(YEAR - 1, 12, 31)))
         else:
             created = updated = None
-        yield (n + 1, region.region_id, f"压测居民{n:06d}", idcard.gender(number), born, pii.encrypt(number),
-               pii.blind_index(number), f"南靖县压测村{region.home[n]:02d}组{n % 300}号",
+        yield (n + 1, county.region_id, f"压测居民{n:06d}", idcard.gender(number), born, pii.encrypt(number),
+               pii.blind_index(number), f"南靖县压测村{county.home[n]:02d}组{n % 300}号",
                "310" if rng.random() < 0.25 else "390", "active", COUNTY, "[]", created, updated, LOADED_AT, LOADED_AT)
 
 
-def conditions(region: County, sizes: Sizes) -> Iterator[tuple]:
+def conditions(county: County, sizes: Sizes) -> Iterator[tuple]:
     rng = random.Random("conditions")
     row_id = 0
     for n in range(sizes.residents):
-        i = region.contract_of[n]
-        has = ((region.htn[i], region.dm[i]) if i >= 0 else (rng.random() < 0.15, rng.random() < 0.05))
+        i = county.contract_of[n]
+        has = ((county.htn[i], county.dm[i]) if i >= 0 else (rng.random() < 0.15, rng.random() < 0.05))
         for disease, present in zip(("hypertension", "diabetes"), has):
             if present:
                 row_id += 1
@@ -357,15 +358,15 @@ def conditions(region: County, sizes: Sizes) -> Iterator[tuple]:
                        rng.random() < 0.5, LOADED_AT, LOADED_AT)
 
 
-def contracts(region: County) -> Iterator[tuple]:
+def contracts(county: County) -> Iterator[tuple]:
     rules = ZHANGZHOU_RULES
     ended = datetime(YEAR + 1, 1, 1, tzinfo=CST)
-    for i, n in enumerate(region.holder):
-        team, doctor = region.team_of(i)
+    for i, n in enumerate(county.holder):
+        team, doctor = county.team_of(i)
         consent = datetime(YEAR - 1, 12, 1, 9, tzinfo=CST) + timedelta(minutes=i % 40_000)
         active = i % 20 == 0  # the expiry job has not reached a few of them yet
-        yield (i + 1, f"QY{YEAR}{i:08d}", region.region_id, n + 1, region.institutions[region.home[n]], team, doctor,
-               region.packages[region.package_of(i)][0], region.rules_id,
+        yield (i + 1, f"QY{YEAR}{i:08d}", county.region_id, n + 1, county.institutions[county.home[n]], team, doctor,
+               county.packages[county.package_of(i)][0], county.rules_id,
                (ContractStatus.ACTIVE if active else ContractStatus.EXPIRED).value, YEAR, date(YEAR, 1, 1),
                date(YEAR, 12, 31), "mini_program" if i % 3 else "on_site", consent, "2025.1",
                rules["fee_per_head_fen"], rules["personal_share_fen"], rules["public_health_share_fen"],
@@ -383,17 +384,17 @@ def _follow_up_visits(services: int, readings: int) -> list[int]:
     return [q * services // readings for q in range(readings)]
 
 
-def service_records(region: County) -> Iterator[tuple]:
+def service_records(county: County) -> Iterator[tuple]:
     rng = random.Random("service_records")
     face_to_face = (ServiceType.CLINIC.value,) * 5 + (ServiceType.HOME_VISIT.value,) * 2 + (ServiceType.PHONE.value,)
-    for i, n in enumerate(region.holder):
-        team, doctor = region.team_of(i)
-        institution = region.institutions[region.home[n]]
-        _, follow_up, others = region.packages[region.package_of(i)]
-        follow_ups = set(_follow_up_visits(region.services[i], region.readings[i]))
-        for j in range(region.services[i]):
-            record_id = region.first_record[i] + j
-            at = _served_at(i, j, region.services[i])
+    for i, n in enumerate(county.holder):
+        team, doctor = county.team_of(i)
+        institution = county.institutions[county.home[n]]
+        _, follow_up, others = county.packages[county.package_of(i)]
+        follow_ups = set(_follow_up_visits(county.services[i], county.readings[i]))
+        for j in range(county.services[i]):
+            record_id = county.first_record[i] + j
+            at = _served_at(i, j, county.services[i])
             if j in follow_ups:
                 item, service_type = follow_up, face_to_face[(i + j) % len(face_to_face)]
             else:
@@ -402,63 +403,63 @@ def service_records(region: County) -> Iterator[tuple]:
             confirmation = (Confirmation.DISPUTED if draw < 0.03 else Confirmation.CONFIRMED if draw < 0.78
                             else Confirmation.PENDING)
             imported = i % 3 == 0
-            yield (record_id, i + 1, item, n + 1, region.region_id, institution, team, doctor, service_type, at,
+            yield (record_id, i + 1, item, n + 1, county.region_id, institution, team, doctor, service_type, at,
                    at.date(), "居民家中" if service_type == ServiceType.HOME_VISIT.value else "门诊", "",
                    "import" if imported else "platform", f"HIS{record_id:010d}" if imported else None,
                    confirmation.value, None if confirmation is Confirmation.PENDING else at + timedelta(days=1),
                    "未接受该项服务" if confirmation is Confirmation.DISPUTED else "", at, at)
 
 
-def readings(region: County) -> Iterator[tuple]:
+def readings(county: County) -> Iterator[tuple]:
     """Blood pressure at every follow-up, fasting glucose too for diabetes; better where care is better."""
     rng = random.Random("readings")
     row_id = 0
-    for i, n in enumerate(region.holder):
-        shift = int(20 * (1 - region.quality[region.home[n]]))
-        for j in _follow_up_visits(region.services[i], region.readings[i]):
+    for i, n in enumerate(county.holder):
+        shift = int(20 * (1 - county.quality[county.home[n]]))
+        for j in _follow_up_visits(county.services[i], county.readings[i]):
             row_id += 1
-            at = _served_at(i, j, region.services[i])
-            glucose = round(rng.uniform(5.0, 8.0) + shift / 10, 1) if region.dm[i] else None
-            yield (row_id, region.first_record[i] + j, n + 1, at, rng.randint(112, 150) + shift,
+            at = _served_at(i, j, county.services[i])
+            glucose = round(rng.uniform(5.0, 8.0) + shift / 10, 1) if county.dm[i] else None
+            yield (row_id, county.first_record[i] + j, n + 1, at, rng.randint(112, 150) + shift,
                    rng.randint(66, 92) + shift // 3, glucose, round(rng.uniform(6.0, 9.0), 1) if glucose else None,
                    round(rng.uniform(48, 85), 1), rng.randint(58, 96))
 
 
-def claims(region: County, sizes: Sizes) -> Iterator[tuple]:
+def claims(county: County, sizes: Sizes) -> Iterator[tuple]:
     """Settlements of signed and unsigned residents; most are hospital stays, many of a frail few."""
     rng = random.Random("claims")
     frail = max(1, sizes.contracts // 8)
     for k in range(sizes.claims):
         draw = rng.random()
-        n = (region.holder[rng.randrange(frail)] if draw < 0.3 else region.holder[rng.randrange(sizes.contracts)]
+        n = (county.holder[rng.randrange(frail)] if draw < 0.4 else county.holder[rng.randrange(sizes.contracts)]
              if draw < 0.6 else rng.randrange(sizes.residents))
         admitted = _day(rng, date(YEAR, 1, 1), date(YEAR, 12, 20))
         if rng.random() < 0.85:
             claim_type, (code, name) = "inpatient", HOSPITALS[k % len(HOSPITALS)]
-            discharged, total = admitted + timedelta(days=rng.randint(2, 15)), rng.randint(200_000, 1_200_000)
+            discharged, total = admitted + timedelta(days=rng.randint(2, 15)), rng.randint(150_000, 900_000)
         else:
-            claim_type, code, name = "outpatient", region.institution_codes[region.home[n]], ""
+            claim_type, code, name = "outpatient", county.institution_codes[county.home[n]], ""
             discharged, total = None, rng.randint(5_000, 60_000)
         personal = total * rng.randint(15, 45) // 100
         settled = datetime.combine(discharged or admitted, datetime.min.time(), CST) + timedelta(hours=34)
-        yield (k + 1, region.region_id, n + 1, f"SETL{YEAR}{k:010d}", claim_type, code, name, admitted, discharged,
+        yield (k + 1, county.region_id, n + 1, f"SETL{YEAR}{k:010d}", claim_type, code, name, admitted, discharged,
                settled, json.dumps(["I10.x00" if k % 2 else "I63.900"]), total, total - personal, personal,
                settled, settled)
 
 
-def prescriptions(region: County, sizes: Sizes) -> list[tuple[tuple, list[tuple]]]:
-    """Long-term scripts of signed patients: (prescription row, [(item id, drug, daily quantity)])."""
+def prescriptions(county: County, sizes: Sizes) -> list[tuple[tuple, list[tuple]]]:
+    """Long-term scripts of signed patients: (prescription row, [(item id, drug, quantity supplied)])."""
     rng = random.Random("prescriptions")
-    patients = [i for i in range(sizes.contracts) if region.htn[i] or region.dm[i]]
+    patients = [i for i in range(sizes.contracts) if county.htn[i] or county.dm[i]]
     drugs = list(DRUGS.values())
     result, item_id = [], 0
     for k, i in enumerate(sorted(rng.sample(patients, min(sizes.prescriptions, len(patients))))):
-        n = region.holder[i]
-        team, doctor = region.team_of(i)
+        n = county.holder[i]
+        team, doctor = county.team_of(i)
         issued = _day(rng, date(YEAR, 1, 5), date(YEAR, 11, 30))
         stable = rng.random() < 0.4
         weeks = rng.choice((8, 12)) if stable else 4
-        row = (k + 1, i + 1, n + 1, region.region_id, region.institutions[region.home[n]], team, doctor, issued,
+        row = (k + 1, i + 1, n + 1, county.region_id, county.institutions[county.home[n]], team, doctor, issued,
                weeks, stable, "", datetime.combine(issued, datetime.min.time(), CST) + timedelta(hours=10),
                (PrescriptionStatus.ACTIVE if rng.random() < 0.7 else PrescriptionStatus.COMPLETED).value,
                LOADED_AT, LOADED_AT)
@@ -491,34 +492,34 @@ def dispensings(scripts: list[tuple[tuple, list[tuple]]]) -> Iterator[tuple]:
                 yield (row_id, prescription_id, item_id, institution, on, quantity, doctor, at, at)
 
 
-def invitations(region: County, sizes: Sizes) -> list[tuple[tuple, int]]:
+def invitations(county: County, sizes: Sizes) -> list[tuple[tuple, int]]:
     """An invitation after the last follow-up of some contracts: (invitation row, contract index)."""
     rng = random.Random("invitations")
     chosen = sorted(rng.sample(range(sizes.contracts), min(sizes.responses * 5 // 4, sizes.contracts)))
     result = []
     for k, i in enumerate(chosen):
-        j = _follow_up_visits(region.services[i], region.readings[i])[-1] if region.readings[i] else 0
-        invited = _served_at(i, j, region.services[i]) + timedelta(hours=2)
-        result.append(((k + 1, region.survey_id, i + 1, region.first_record[i] + j, invited,
+        j = _follow_up_visits(county.services[i], county.readings[i])[-1] if county.readings[i] else 0
+        invited = _served_at(i, j, county.services[i]) + timedelta(hours=2)
+        result.append(((k + 1, county.survey_id, i + 1, county.first_record[i] + j, invited,
                         invited + timedelta(days=7), invited, invited, invited), i))
     return result
 
 
-def responses(region: County, sizes: Sizes, invited: list[tuple[tuple, int]]) -> Iterator[tuple]:
+def responses(county: County, sizes: Sizes, invited: list[tuple[tuple, int]]) -> Iterator[tuple]:
     """Four in five invitations answered: by the resident, or by phone with a team member."""
     rng = random.Random("responses")
     for k, (invitation, i) in enumerate(invited[:sizes.responses]):
-        team, doctor = region.team_of(i)
+        team, doctor = county.team_of(i)
         by_phone = rng.random() < 0.3
-        scores = [min(5, max(1, round(rng.gauss(4.3 + region.quality[region.home[region.holder[i]]] / 2, 0.8))))
+        scores = [min(5, max(1, round(rng.gauss(4.3 + county.quality[county.home[county.holder[i]]] / 2, 0.8))))
                   for _ in range(4)]
         answered = invitation[4] + timedelta(hours=rng.randint(1, 72))
-        yield (k + 1, invitation[0], region.region_id, region.institutions[region.home[region.holder[i]]], team,
-               region.holder[i] + 1, "phone" if by_phone else "self", doctor if by_phone else None, *scores, "",
+        yield (k + 1, invitation[0], county.region_id, county.institutions[county.home[county.holder[i]]], team,
+               county.holder[i] + 1, "phone" if by_phone else "self", doctor if by_phone else None, *scores, "",
                answered, answered, answered)
 
 
-def cases(region: County, sizes: Sizes) -> Iterator[tuple]:
+def cases(county: County, sizes: Sizes) -> Iterator[tuple]:
     """Supervision cases of the year; most closed, some with an action against the institution."""
     rng = random.Random("cases")
     actions = (CaseAction.NONE, CaseAction.DEDUCTION, CaseAction.DEDUCTION, CaseAction.SUSPENSION)
@@ -526,13 +527,13 @@ def cases(region: County, sizes: Sizes) -> Iterator[tuple]:
         opened = datetime(YEAR, 1, 10, 9, tzinfo=CST) + timedelta(days=rng.randrange(300))
         closed = opened + timedelta(days=rng.randint(10, 40)) if rng.random() < 0.75 else None
         action = actions[k % len(actions)] if closed else CaseAction.NONE
-        yield (k + 1, region.region_id, region.institutions[rng.randrange(INSTITUTIONS)], f"压测案件{k:03d}", "",
+        yield (k + 1, county.region_id, county.institutions[rng.randrange(INSTITUTIONS)], f"压测案件{k:03d}", "",
                "closed" if closed else "open", action.value,
-               rng.randint(1, 50) * 10_000 if action is CaseAction.DEDUCTION else 0, region.bureau_account_id,
+               rng.randint(1, 50) * 10_000 if action is CaseAction.DEDUCTION else 0, county.bureau_account_id,
                closed, opened, closed or opened)
 
 
-def alerts(region: County, sizes: Sizes) -> Iterator[tuple]:
+def alerts(county: County, sizes: Sizes) -> Iterator[tuple]:
     """Alerts on service records; a share of the cost-shifting ones escalated to a case."""
     rng = random.Random("alerts")
     kinds = list(AlertKind)
@@ -540,7 +541,7 @@ def alerts(region: County, sizes: Sizes) -> Iterator[tuple]:
         kind = kinds[k % len(kinds)]
         escalated = kind is AlertKind.COST_SHIFTING and rng.random() < 0.6
         at = datetime(YEAR, 1, 15, 10, tzinfo=CST) + timedelta(days=rng.randrange(330))
-        yield (k + 1, region.region_id, region.institutions[rng.randrange(INSTITUTIONS)], kind.value,
+        yield (k + 1, county.region_id, county.institutions[rng.randrange(INSTITUTIONS)], kind.value,
                "service_record", str(k + 1), "{}", "escalated" if escalated else rng.choice(("open", "dismissed")),
                rng.randint(1, sizes.cases) if escalated else None, at, at)
 
@@ -548,7 +549,7 @@ def alerts(region: County, sizes: Sizes) -> Iterator[tuple]:
 # --- Measuring ---------------------------------------------------------------------------------
 
 def settle() -> None:
-    """VACUUM ANALYZE: planner statistics, and no autovacuum of the fresh tables during the measurements."""
+    """Planner statistics and visibility maps now, so no autovacuum of the fresh tables runs while measuring."""
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
 

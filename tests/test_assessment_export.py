@@ -27,10 +27,11 @@ def _actor(world, who: str):
     return _staff_actor(db.session.get(UserAccount, world.accounts[who].id))
 
 
-def _run(world, who: str = "bureau"):
+def _run(world, who: str = "bureau", *, published: bool = False):
     actor = _actor(world, who)
     scheme = schemes.create_scheme(actor, year=local_today().year, name="测试方案", copy_from_id=None)
-    return runs.start_run(actor, year=local_today().year, scheme_id=scheme.id)
+    run = runs.start_run(actor, year=local_today().year, scheme_id=scheme.id)
+    return runs.publish(actor, run.id, published_on=date(2026, 9, 30)) if published else run
 
 
 def _open(data: bytes) -> openpyxl.Workbook:
@@ -126,8 +127,11 @@ def test_a_published_run_shows_its_dates_in_china_time(app, world):
     assert rows[0]["告知时间"] == datetime(2026, 10, 1, 1, 30) and rows[1]["告知时间"] is None
 
 
-def test_an_institution_manager_gets_only_their_own_institution(app, world):
+def test_an_institution_manager_gets_only_their_own_institution_once_published(app, world):
     run = _run(world)
+    with pytest.raises(NotFound):  # a draft is the bureau's working copy
+        run_workbook(_actor(world, "manager"), run.id)
+    run = runs.publish(_actor(world, "bureau"), run.id, published_on=date(2026, 9, 30))
     book = _open(run_workbook(_actor(world, "manager"), run.id))
     i1 = world.institutions["I1"]
     assert book.sheetnames == ["全地区汇总", i1.name]
@@ -159,7 +163,7 @@ def test_sheet_names_are_valid_and_unique_whatever_the_institution_names(app, wo
 
 
 def test_the_export_is_audited(app, world):
-    run = _run(world)
+    run = _run(world, published=True)
     run_workbook(_actor(world, "manager"), run.id)
     event = db.session.query(AuditEvent).filter_by(action="assessment_run.export", entity_id=str(run.id)).one()
     assert event.actor_account_id == world.accounts["manager"].id and event.entity_type == "assessment_run"

@@ -100,6 +100,39 @@ def rules_body(w, target):
     return body
 
 
+def _bureau_of(w, target):
+    from server.identity.roles import Actor, Role
+    region_id = w.institutions[target].region_id
+    account = w.accounts["bureau" if region_id == w.regions["A"].id else "bureau_b"]
+    return Actor(role=Role.BUREAU_STAFF, account_id=account.id, region_id=region_id)
+
+
+def scheme_of(w, target) -> int:
+    """A default scheme of this year in the target institution's region."""
+    from server.assessment import schemes
+    from server.common.timeutil import local_today
+    return schemes.create_scheme(_bureau_of(w, target), year=local_today().year, name="范围测试方案",
+                                 copy_from_id=None).id
+
+
+def published_run(w, target) -> int:
+    """A published run of the target institution's region, still open for appeals."""
+    from server.assessment import runs
+    from server.assessment.models import AssessmentRun
+    from server.common.timeutil import local_today
+    from server.extensions import db
+    actor = _bureau_of(w, target)
+    run = runs.start_run(actor, year=local_today().year, scheme_id=scheme_of(w, target))
+    runs.publish(actor, run.id, published_on=date(2026, 9, 30))
+    db.session.get(AssessmentRun, run.id).appeal_deadline = local_today() + timedelta(days=30)
+    db.session.commit()
+    return run.id
+
+
+def result_path(w, target, suffix=""):
+    return f"{A}/assessment/runs/{published_run(w, target)}/results/{w.institutions[target].id}{suffix}"
+
+
 I = ("I1", "I2", "I3")
 T = ("T1", "T2", "T3", "T4")
 R = ("R1", "R2", "R3", "R4", "R5")
@@ -159,6 +192,21 @@ CASES = [
     Case("scheme list", "GET", lambda w, t: f"{A}/assessment/schemes", ADMIN, EVERYONE),
     Case("scheme create", "POST", lambda w, t: f"{A}/assessment/schemes", {Role.BUREAU_STAFF}, EVERYONE, ok=201,
          writes=True, body=lambda w, t: {"year": 2026, "name": "2026年度考核方案"}),
+    Case("run list", "GET", lambda w, t: f"{A}/assessment/runs", ADMIN, EVERYONE),
+    Case("run result", "GET", lambda w, t: result_path(w, t), ADMIN, INSTITUTIONS, targets=I),
+    Case("run explain", "GET", lambda w, t: result_path(w, t, "/indicators/Q2/entries"), ADMIN, INSTITUTIONS,
+         targets=I),
+    Case("run acknowledge", "POST", lambda w, t: result_path(w, t, "/acknowledge"), {Role.INSTITUTION_MANAGER},
+         INSTITUTIONS, targets=I, writes=True),
+    Case("run informed", "POST", lambda w, t: result_path(w, t, "/informed"), {Role.BUREAU_STAFF}, INSTITUTIONS,
+         targets=I, writes=True, body=lambda w, t: {"how": "书面通知送达"}),
+    Case("appeal file", "POST", lambda w, t: f"{A}/assessment/runs/{published_run(w, t)}/appeals",
+         {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I, ok=201, writes=True,
+         body=lambda w, t: {"institution_id": w.institutions[t].id, "reason": "随访记录漏计，请复核"}),
+    Case("manual score", "PUT", lambda w, t: f"{A}/assessment/schemes/{scheme_of(w, t)}/manual-scores",
+         {Role.BUREAU_STAFF, Role.ASSESSOR}, INSTITUTIONS, targets=I, writes=True,
+         body=lambda w, t: {"indicator_code": "S1", "institution_id": w.institutions[t].id, "points": "2",
+                            "evidence": "现场核查记录"}),
     Case("audit events", "GET", lambda w, t: f"{A}/audit-events", {Role.BUREAU_STAFF}, EVERYONE),
     Case("mp me", "GET", lambda w, t: "/api/mp/v1/me", {Role.RESIDENT}, EVERYONE),
     Case("mp resident", "GET", lambda w, t: f"/api/mp/v1/residents/{w.residents[t].id}", {Role.RESIDENT},

@@ -16,28 +16,19 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from server.assessment.models import (
-    AssessmentRun, IndicatorGroup, IndicatorScore, InstitutionResult, RunStatus,
-)
+from server.assessment.models import GROUP_NAMES, AssessmentRun, IndicatorScore, InstitutionResult, RunStatus
+from server.assessment.runs import get_run
 from server.audit import services as audit
 from server.common.timeutil import SHANGHAI
 from server.common.uow import transaction
 from server.extensions import db
 from server.identity.roles import Actor
-from server.identity.scoping import get_visible, scoped_select
+from server.identity.scoping import scoped_select
 from server.institutions.models import Institution
 from server.regions.models import Region
 from server.regions.rules import GRADE_NAMES
 
 SUMMARY_TITLE = "全地区汇总"
-GROUP_NAMES = {
-    IndicatorGroup.SETUP.value: "制度建设",
-    IndicatorGroup.SERVICE_QUALITY.value: "服务质量",
-    IndicatorGroup.OUTCOMES.value: "服务效果",
-    IndicatorGroup.COST.value: "医疗费用",
-    IndicatorGroup.FUND_SUPERVISION.value: "基金监管",
-    IndicatorGroup.OTHER.value: "其他",
-}
 STATUS_NAMES = {RunStatus.RUNNING: "计算中", RunStatus.DRAFT: "草稿", RunStatus.PUBLISHED: "已发布",
                 RunStatus.FAILED: "计算失败"}
 METHOD_NAMES = {"auto": "自动", "manual": "人工"}
@@ -58,7 +49,7 @@ SHEET_NAME_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 def run_workbook(actor: Actor, run_id: int) -> bytes:
     """The .xlsx of one run's results as the actor may see them; exporting is audited like a read."""
     with transaction():
-        run = get_visible(AssessmentRun, run_id, actor)
+        run = get_run(actor, run_id)  # institutions see a run once it is published
         results = db.session.execute(
             scoped_select(InstitutionResult, actor)
             .add_columns(Institution.code, Institution.name)
@@ -102,7 +93,7 @@ def sheet_title(name: str, taken: set[str]) -> str:
 def _summary_sheet(sheet: Worksheet, run: AssessmentRun, region: Region, results, scores) -> None:
     indicators = run.scheme_snapshot.get("indicators", [])
     present = {i["group"] for i in indicators}
-    groups = [g.value for g in IndicatorGroup if g.value in present]
+    groups = [g for g in GROUP_NAMES if g in present]
     group_of = {i["code"]: i["group"] for i in indicators}
     header = [*SUMMARY_HEADER, *(GROUP_NAMES[g] for g in groups), "总分", "等级", "告知时间"]
 

@@ -27,6 +27,10 @@ class IndicatorGroup(str, enum.Enum):
     OTHER = "other"                      # 其他
 
 
+GROUP_NAMES = {"setup": "制度建设", "service_quality": "服务质量", "outcomes": "服务效果", "cost": "医疗费用",
+               "fund_supervision": "基金监管", "other": "其他"}
+
+
 class AssessmentScheme(IdMixin, TimestampMixin, db.Model):
     """A region's indicator scheme for one year (考核实施细则指标体系), totalling 100 points."""
 

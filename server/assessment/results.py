@@ -17,7 +17,7 @@ from server.assessment.models import (
 )
 from server.assessment.runs import get_run
 from server.audit import services as audit
-from server.common.paging import Page, PageRequest, paginate, where_given
+from server.common.paging import Page, PageRequest, paginate, paginate_rows, where_given
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
 from server.contracts.models import Contract
@@ -59,9 +59,8 @@ def list_results(actor: Actor, run_id: int, page: PageRequest, *,
     if informed is not None:
         stmt = stmt.where(InstitutionResult.informed_at.is_not(None) if informed
                           else InstitutionResult.informed_at.is_(None))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = db.session.execute(stmt.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
-    return Page([_row(run, *row) for row in rows], total, page.page, page.per_page)
+    listed = paginate_rows(stmt, page)
+    return Page([_row(run, *row) for row in listed.items], listed.total, listed.page, listed.per_page)
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,8 @@ class ResultDetailSchema(ResultSchema):
 
 
 class InformSchema(Schema):
-    how = fields.String(load_default=None, validate=validate.Length(min=2, max=255),
-                        metadata={"description": "告知方式（医保部门登记线下送达时填写，如“书面通知”）"})
+    how = fields.String(required=True, validate=validate.Length(min=2, max=255),
+                        metadata={"description": "告知方式，如“书面通知送达”"})
 
 
 class ExplainQuerySchema(PageArgsSchema):

@@ -28,10 +28,19 @@ class Page(Generic[T]):
 
 
 def paginate(stmt: sa.Select, request: PageRequest) -> Page[Any]:
-    """Run `stmt` for one page; the count runs on the same filtered statement."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    """Run `stmt` for one page of its first entity; the count runs on the same filtered statement."""
     rows = db.session.scalars(stmt.limit(request.per_page).offset((request.page - 1) * request.per_page)).all()
-    return Page(items=list(rows), total=total or 0, page=request.page, per_page=request.per_page)
+    return Page(items=list(rows), total=_count(stmt), page=request.page, per_page=request.per_page)
+
+
+def paginate_rows(stmt: sa.Select, request: PageRequest) -> Page[sa.Row]:
+    """Like `paginate`, for a statement selecting several columns or entities: the page holds whole rows."""
+    rows = db.session.execute(stmt.limit(request.per_page).offset((request.page - 1) * request.per_page)).all()
+    return Page(items=list(rows), total=_count(stmt), page=request.page, per_page=request.per_page)
+
+
+def _count(stmt: sa.Select) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def where_given(stmt: sa.Select, *conditions: tuple[Any, Any]) -> sa.Select:

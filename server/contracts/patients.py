@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
-from server.common.paging import Page, PageRequest
+from server.common.paging import Page, PageRequest, paginate_rows
 from server.common.timeutil import SHANGHAI, local_today
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
@@ -78,15 +78,14 @@ def list_patients(actor: Actor, page: PageRequest, filters: PatientFilters, *,
         stmt = stmt.where(_items_owed() if filters.items_owed else sa.not_(_items_owed()))
     if filters.prescription_due_within_days is not None:
         stmt = stmt.where(_prescription_due(today + timedelta(days=filters.prescription_due_within_days)))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = db.session.execute(stmt.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    listed = paginate_rows(stmt, page)
     items = [PatientRow(
         contract=row.Contract, follow_ups=row.follow_ups or 0,
         next_follow_up_on=followup.next_due(row.last_follow_up, row.Contract.period_start),
         follow_up_overdue=followup.next_due(row.last_follow_up, row.Contract.period_start) < today,
         bp_controlled=bool(row.bp_ok) if row.htn else None,
-        glucose_controlled=bool(row.glucose_ok) if row.dm else None) for row in rows]
-    return Page(items, total, page.page, page.per_page)
+        glucose_controlled=bool(row.glucose_ok) if row.dm else None) for row in listed.items]
+    return Page(items, listed.total, listed.page, listed.per_page)
 
 
 def _items_owed():

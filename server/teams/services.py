@@ -8,7 +8,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from server.audit import services as audit
-from server.common.paging import Page, PageRequest, paginate
+from server.common.paging import Page, PageRequest, paginate, paginate_rows
 from server.common.timeutil import local_today
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation
@@ -125,15 +125,15 @@ def browse_teams(actor: Actor, page: PageRequest, *, lat: float | None = None, l
             + (Institution.longitude - lng) * (Institution.longitude - lng), 1e9), Team.id)
     else:
         stmt = stmt.order_by(Team.id)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = db.session.execute(stmt.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    listed = paginate_rows(stmt, page)
+    rows = listed.items
     team_ids = [team.id for team, _ in rows]
     members, signed = _members_of(team_ids), signed_counts(team_ids, year)
     cards = [TeamCard(team.id, team.name, institution.id, institution.name, institution.address,
                       _distance_km(lat, lng, institution), list(team.specialities), team.capacity,
                       max(team.capacity - signed.get(team.id, 0), 0), members.get(team.id, []))
              for team, institution in rows]
-    return Page(cards, total, page.page, page.per_page)
+    return Page(cards, listed.total, listed.page, listed.per_page)
 
 
 def _members_of(team_ids: list[int]) -> dict[int, list[dict]]:
