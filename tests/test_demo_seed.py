@@ -1,9 +1,12 @@
 """The demo region loads with realistic volume, valid identities, and working sign-ins."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 
+from server.assessment.models import AssessmentRun, InstitutionResult, RunStatus
 from server.common import idcard
 from server.contracts.models import Contract
 from server.demo import seed
@@ -24,6 +27,14 @@ def test_demo_region_has_the_promised_volume(demo):
     assert {2025, 2026} <= years
     assert seed.demo_already_loaded()
     assert "bureau" in demo.describe()
+
+
+def test_demo_has_a_draft_2025_assessment_with_every_institution_scored(demo):
+    run = db.session.get(AssessmentRun, demo.assessment_run_id)
+    assert (run.year, run.status) == (2025, RunStatus.DRAFT)
+    results = db.session.scalars(sa.select(InstitutionResult).where(InstitutionResult.run_id == run.id)).all()
+    assert len(results) == demo.institutions and all(r.signed_heads > 0 for r in results)
+    assert all(Decimal(0) < r.total_points < Decimal(100) for r in results)
 
 
 def test_demo_residents_have_valid_id_numbers_stored_encrypted(demo):

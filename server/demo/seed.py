@@ -26,6 +26,8 @@ from decimal import Decimal
 import click
 import sqlalchemy as sa
 
+from server.assessment import runs, schemes
+from server.assessment.models import AssessmentRun
 from server.claims.models import Claim
 from server.common import idcard, pii
 from server.common.timeutil import SHANGHAI
@@ -36,7 +38,7 @@ from server.demo import catalogue as cat
 from server.demo.catalogue import ItemSpec, Schedule
 from server.extensions import db
 from server.identity.models import UserAccount, WechatAccount
-from server.identity.roles import Role
+from server.identity.roles import Actor, Role
 from server.identity.services import hash_password
 from server.institutions.models import Agreement, AgreementEvent, AgreementStatus, Institution, MedicalCommunity
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
@@ -81,6 +83,7 @@ class DemoSummary:
     prescriptions: int
     claims: int
     survey_responses: int
+    assessment_run_id: int
 
     def describe(self) -> str:
         return "\n".join((
@@ -89,6 +92,8 @@ class DemoSummary:
             f"  参保居民 {self.residents} 人，签约协议 {self.contracts} 份（2025、2026 两个年度）",
             f"  履约记录 {self.service_records} 条，体征记录 {self.readings} 条，长期处方 {self.prescriptions} 张",
             f"  结算记录 {self.claims} 条，满意度评价 {self.survey_responses} 份",
+            f"  2025年度考核草稿（编号 {self.assessment_run_id}）：GET /api/admin/v1/assessment/runs/"
+            f"{self.assessment_run_id}/results，发布 POST …/publish，导出 GET …/export.xlsx",
             "",
             sign_in_help(),
         ))
@@ -155,12 +160,20 @@ def seed_demo(residents: int = 2400) -> DemoSummary:
         responses = _surveys(rng, region_id, visits)
         _supervision_alerts(region_id, visits)
         _advance_sequences()
+    run = _assessment_2025(region_id, bureau_id)
     crews = [crew for clinic in clinics for crew in clinic.teams]
     return DemoSummary(
         institutions=len(clinics), teams=len(crews), staff=sum(len(crew.members) for crew in crews),
         residents=len(people), contracts=len(contracts), service_records=service_records, readings=readings,
-        prescriptions=prescriptions, claims=claims, survey_responses=responses,
+        prescriptions=prescriptions, claims=claims, survey_responses=responses, assessment_run_id=run.id,
     )
+
+
+def _assessment_2025(region_id: int, bureau_id: int) -> AssessmentRun:
+    """2025 as the bureau leaves it in January: the default scheme and a draft run, ready to review and publish."""
+    bureau = Actor(role=Role.BUREAU_STAFF, account_id=bureau_id, region_id=region_id)
+    scheme = schemes.create_scheme(bureau, year=2025, name="2025年度家庭医生医保签约服务考核方案", copy_from_id=None)
+    return runs.start_run(bureau, year=2025, scheme_id=scheme.id)
 
 
 # --- What later steps need to know of the rows written earlier -------------------------------
