@@ -36,9 +36,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_holiday_arrangement_year'), ['year'], unique=False)
 
     op.create_table('indicator_entry',
-    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger(), nullable=False),
     sa.Column('indicator_code', sa.String(length=32), nullable=False),
-    sa.Column('institution_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('institution_id', sa.BigInteger(), nullable=False),
     sa.Column('subject_type', sa.String(length=24), nullable=False),
     sa.Column('subject_id', sa.BigInteger(), nullable=False),
     sa.Column('resident_id', sa.BigInteger(), nullable=True),
@@ -47,8 +47,6 @@ def upgrade():
     sa.Column('denominator', sa.Numeric(precision=18, scale=6), nullable=False),
     sa.Column('evidence', sa.Text(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_indicator_entry_institution_id_institution')),
-    sa.ForeignKeyConstraint(['run_id'], ['assessment_run.id'], name=op.f('fk_indicator_entry_run_id_assessment_run')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_entry'))
     )
     with op.batch_alter_table('indicator_entry', schema=None) as batch_op:
