@@ -74,7 +74,8 @@ def test_a_run_is_started_published_and_seen_by_institutions_only_once_published
     detail = client.get(f"{A}/runs/{run['id']}/results/{region25.institutions['X']}", headers=manager).get_json()
     assert detail["grade"] == "fail" and detail["grade_name"] == "不合格" and detail["total_points"] == "17.925"
     assert [i["code"] for i in detail["indicators"]] == [code for code, *_ in assessment_region.INDICATORS]
-    assert next(i for i in detail["indicators"] if i["code"] == "C1")["value"] == "2500.000000"
+    cost = next(i for i in detail["indicators"] if i["code"] == "C1")
+    assert (cost["value"], cost["group_name"], cost["points"]) == ("2500.000000", "医疗费用", "0.750")
     assert_error_shape(client.get(f"{A}/runs/{run['id']}/results/{region25.institutions['Y']}", headers=manager), 404)
 
 

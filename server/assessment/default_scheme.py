@@ -7,8 +7,10 @@ full points at or beyond `full_at`, none at or beyond `zero_at`, linear between;
 """
 from __future__ import annotations
 
+from server.assessment.metrics import DEFAULT_ATTRIBUTION
+
 # Who counts where when a patient moved between institutions (see metrics.ATTRIBUTIONS).
-DEFAULT_SETTINGS = {"moved_patients": "year_end"}
+DEFAULT_SETTINGS = {"moved_patients": DEFAULT_ATTRIBUTION}
 
 # (code, group, name, points, method, rule)
 DEFAULT_INDICATORS: list[tuple[str, str, str, str, str, dict]] = [

@@ -24,7 +24,7 @@ from server.contracts.models import Contract
 from server.errors import Conflict, NotFound, RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select
+from server.identity.scoping import require_role, scoped_select, visible
 from server.institutions.models import Institution
 from server.residents.models import Resident
 
@@ -42,7 +42,7 @@ class ResultRow:
 def _result_rows(actor: Actor, run: AssessmentRun) -> sa.Select:
     return (sa.select(InstitutionResult, Institution.code, Institution.name)
             .join(Institution, Institution.id == InstitutionResult.institution_id)
-            .where(InstitutionResult.run_id == run.id, scoped_select(InstitutionResult, actor).whereclause))
+            .where(InstitutionResult.run_id == run.id, visible(InstitutionResult, actor)))
 
 
 def _row(run: AssessmentRun, result: InstitutionResult, code: str, name: str) -> ResultRow:

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.assessment.metrics import ATTRIBUTIONS, METRICS
-from server.assessment.models import AppealStatus, IndicatorGroup, RunStatus
+from server.assessment.models import GROUP_NAMES, AppealStatus, IndicatorGroup, RunStatus
 from server.regions.rules import GRADE_NAMES
 from server.web.schemas import MaskedIdNumber, PageArgsSchema, StrictBoolean
 
@@ -165,6 +165,7 @@ class ResultQuerySchema(PageArgsSchema):
 class ScoreLineSchema(Schema):
     code = fields.String()
     group = fields.String()
+    group_name = fields.Function(lambda line: GROUP_NAMES.get(line.group, line.group))
     name = fields.String()
     method = fields.String()
     max_points = fields.Decimal(as_string=True)
