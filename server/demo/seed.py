@@ -94,6 +94,7 @@ class DemoSummary:
             f"  结算记录 {self.claims} 条，满意度评价 {self.survey_responses} 份",
             f"  2025年度考核草稿（编号 {self.assessment_run_id}）：GET /api/admin/v1/assessment/runs/"
             f"{self.assessment_run_id}/results，发布 POST …/publish，导出 GET …/export.xlsx",
+            "  （截止日跨入日历组件尚未收录的年份时，先录入该年节假日安排 PUT /api/admin/v1/holiday-arrangements/{年份}）",
             "",
             sign_in_help(),
         ))
