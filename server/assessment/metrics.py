@@ -15,6 +15,7 @@ and supervision findings always count at the institution they belong to.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -102,8 +103,8 @@ def _with_condition(people: sa.Subquery, disease: str):
 
 
 def _joined(people: sa.Subquery, data: sa.Subquery, scope: Scope):
-    """Data grouped per person (or per contract with "each_holder") joined to the people it belongs to."""
-    if scope.by_contract and "contract_id" in data.c:
+    """Records grouped per person, or per contract with "each_holder", joined to the people they belong to."""
+    if scope.by_contract:
         return data.c.contract_id == people.c.contract_id
     return data.c.resident_id == people.c.resident_id
 
@@ -250,7 +251,7 @@ class Metric:
 
     name: str
     description: str
-    entries: object  # (Scope) -> Select of ENTRY_COLUMNS
+    entries: Callable[[Scope], sa.Select]  # a SELECT of ENTRY_COLUMNS
     evidence: str = ""  # what an entry's evidence ids are
     scale: Decimal = Decimal(1)  # numerator unit of the entries → unit of the value
 

@@ -97,12 +97,14 @@ def get_result(actor: Actor, run_id: int, institution_id: int) -> ResultDetail:
     result, code, name = _result(actor, run, institution_id)
     scores = {s.indicator_code: s for s in db.session.scalars(
         sa.select(IndicatorScore).where(IndicatorScore.result_id == result.id))}
-    lines = [ScoreLine(i["code"], i["group"], i["name"], i["method"], Decimal(i["points"]),
-                       scores[i["code"]].numerator, scores[i["code"]].denominator, scores[i["code"]].value,
-                       scores[i["code"]].points, scores[i["code"]].note)
-             for i in run.scheme_snapshot["indicators"]]
-    row = _row(run, result, code, name)
-    return ResultDetail(row.result, row.institution_code, row.institution_name, row.feedback_overdue, lines)
+    lines = [_line(indicator, scores[indicator["code"]]) for indicator in run.scheme_snapshot["indicators"]]
+    return ResultDetail(**vars(_row(run, result, code, name)), indicators=lines)
+
+
+def _line(indicator: dict, score: IndicatorScore) -> ScoreLine:
+    return ScoreLine(indicator["code"], indicator["group"], indicator["name"], indicator["method"],
+                     Decimal(indicator["points"]), score.numerator, score.denominator, score.value, score.points,
+                     score.note)
 
 
 @dataclass(frozen=True)
@@ -161,27 +163,21 @@ def explain(actor: Actor, run_id: int, institution_id: int, indicator_code: str,
     numerator, denominator = db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(IndicatorEntry.numerator), 0),
                   sa.func.coalesce(sa.func.sum(IndicatorEntry.denominator), 0)).where(*where)).one()
-    listed = paginate(sa.select(IndicatorEntry).where(*where).order_by(IndicatorEntry.id), page)
-    people = _people({e.resident_id for e in listed.items if e.resident_id},
-                     {e.contract_id for e in listed.items if e.contract_id})
-    items = [ExplainLine(e.subject_type, e.subject_id, e.resident_id, *people[0].get(e.resident_id, (None, None)),
-                         e.contract_id, people[1].get(e.contract_id), e.numerator * metric.scale, e.denominator,
-                         e.evidence.split(",") if e.evidence else []) for e in listed.items]
+    listed = paginate_rows(
+        sa.select(IndicatorEntry, Resident.name, Resident.id_number, Contract.contract_no)
+        .outerjoin(Resident, Resident.id == IndicatorEntry.resident_id)
+        .outerjoin(Contract, Contract.id == IndicatorEntry.contract_id)
+        .where(*where).order_by(IndicatorEntry.id), page)
+    items = [ExplainLine(e.subject_type, e.subject_id, e.resident_id, name, id_number, e.contract_id, contract_no,
+                         e.numerator * metric.scale, e.denominator, e.evidence.split(",") if e.evidence else [])
+             for e, name, id_number, contract_no in listed.items]
     with transaction():
         audit.record(actor, "assessment_result.explain", "assessment_run", run.id,
                      {"institution_id": institution_id, "indicator": indicator_code, "page": page.page,
-                      "people": len(people[0])})
+                      "people": len({item.resident_id for item in items if item.resident_id})})
     return Explanation(indicator_code, metric.name, metric.description, metric.evidence,
                        Decimal(numerator) * metric.scale, Decimal(denominator), items, listed.total, listed.page,
                        listed.per_page)
-
-
-def _people(resident_ids: set[int], contract_ids: set[int]) -> tuple[dict, dict]:
-    residents = {r.id: (r.name, r.id_number) for r in db.session.scalars(
-        sa.select(Resident).where(Resident.id.in_(resident_ids)))} if resident_ids else {}
-    contracts = dict(db.session.execute(sa.select(Contract.id, Contract.contract_no)
-                                        .where(Contract.id.in_(contract_ids))).all()) if contract_ids else {}
-    return residents, contracts
 
 
 def mark_informed(actor: Actor, run_id: int, institution_id: int, *, how: str | None = None) -> ResultRow:

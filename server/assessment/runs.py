@@ -159,13 +159,11 @@ def _entry_sums(run_id: int, automatic) -> _Sums:
         .where(IndicatorEntry.run_id == run_id).group_by(IndicatorEntry.indicator_code, IndicatorEntry.institution_id))
     per_institution = {(code, inst): metrics.Ratio(Decimal(num) * scale[code], Decimal(den))
                        for code, inst, num, den in rows}
-    region = {}
-    for code in scale:
-        parts = [ratio for (c, _), ratio in per_institution.items() if c == code]
-        numerator = sum((r.numerator for r in parts), Decimal(0))
-        denominator = sum((r.denominator for r in parts), Decimal(0))
-        region[code] = numerator / denominator if denominator else None
-    return _Sums(per_institution, region)
+    pooled = {code: [Decimal(0), Decimal(0)] for code in scale}
+    for (code, _), ratio in per_institution.items():
+        pooled[code][0] += ratio.numerator
+        pooled[code][1] += ratio.denominator
+    return _Sums(per_institution, {code: num / den if den else None for code, (num, den) in pooled.items()})
 
 
 def _heads(scope: metrics.Scope) -> sa.Select:
