@@ -247,5 +247,6 @@ ZHANGZHOU_RULES = dict(
     appeal_window_working_days=10, assessment_start_mmdd="01-15", duplicate_benefit_policy="refuse",
     prescription_excluded_drug_classes=["toxic", "radioactive", "precursor", "narcotic", "psychotropic_1",
                                         "psychotropic_2", "antimicrobial", "special_storage"],
-    services_beyond_quota=False,
+    services_beyond_quota=False, proxy_max_people=5, guardian_child_max_age=14,
+    login_max_failures=5, login_failure_window_seconds=900, login_lockout_seconds=900,
 )

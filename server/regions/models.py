@@ -83,6 +83,15 @@ class LocalRules(IdMixin, TimestampMixin, db.Model):
     prescription_excluded_drug_classes: Mapped[list] = mapped_column(JSONType, default=list)
     # Whether a team may log more of an item than its yearly quantity (beyond the package).
     services_beyond_quota: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Acting for another person (亲情代办): how many people one WeChat account may act for
+    # besides itself, and below which age (from the ID number) a guardian acts for a child.
+    proxy_max_people: Mapped[int] = mapped_column(sa.Integer, default=5)
+    guardian_child_max_age: Mapped[int] = mapped_column(sa.Integer, default=14)
+    # Sign-in throttling: failures per account or address within the window, then a lockout
+    # that ends by itself.
+    login_max_failures: Mapped[int] = mapped_column(sa.Integer, default=5)
+    login_failure_window_seconds: Mapped[int] = mapped_column(sa.Integer, default=900)
+    login_lockout_seconds: Mapped[int] = mapped_column(sa.Integer, default=900)
     created_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
 
 

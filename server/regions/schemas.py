@@ -89,6 +89,16 @@ class LocalRulesSchema(Schema):
         fields.String(validate=validate.Length(min=1, max=32)), load_default=lambda: list(NATIONAL_LONG_TERM_EXCLUSIONS),
         metadata={"description": "长期处方不得开具的药品类别（默认为国家规范所列）"})
     services_beyond_quota = StrictBoolean(load_default=False, metadata={"description": "是否允许超出服务包年度次数"})
+    proxy_max_people = fields.Integer(load_default=5, validate=validate.Range(min=0, max=20), metadata={
+        "description": "一个微信账号最多可代办的他人人数（不含本人）"})
+    guardian_child_max_age = fields.Integer(load_default=14, validate=validate.Range(min=1, max=18), metadata={
+        "description": "未满此年龄的子女可由监护人代办（按身份证号计算年龄）"})
+    login_max_failures = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100), metadata={
+        "description": "同一账号或地址在时间窗内允许的登录失败次数"})
+    login_failure_window_seconds = fields.Integer(load_default=900, validate=validate.Range(min=60, max=86400),
+                                                  metadata={"description": "登录失败计数时间窗（秒）"})
+    login_lockout_seconds = fields.Integer(load_default=900, validate=validate.Range(min=60, max=86400),
+                                           metadata={"description": "超过失败次数后的锁定时长（秒），到期自动解除"})
     created_at = fields.DateTime(dump_only=True)
 
     @validates_schema
