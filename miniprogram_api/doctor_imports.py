@@ -67,7 +67,7 @@ class ImportById(MethodView):
 
 def _uploaded_file(filename: str) -> tuple[str, bytes]:
     """The file from a multipart `file` field, or the raw request body."""
-    request.max_content_length = MAX_IMPORT_BYTES  # above the app's 16 MB default, for this endpoint only
+    request.max_content_length = MAX_IMPORT_BYTES  # above the app's 1 MiB for JSON, for this endpoint only
     if request.content_length is not None and request.content_length > MAX_IMPORT_BYTES:
         raise RequestEntityTooLarge()
     if request.mimetype == "multipart/form-data":

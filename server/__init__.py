@@ -7,7 +7,6 @@ import os
 import sqlalchemy as sa
 from flask import Flask, jsonify, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from server import logging_setup
 from server.common import pii, sqlite
@@ -17,7 +16,7 @@ from flask_smorest import Api
 from server.extensions import db, migrate
 from server.identity.tokens import TokenService
 from server.integrations import registry
-from server.web import access_log
+from server.web import access_log, headers, input_guard
 from server.web import errors as web_errors
 from server.web.docs import COMMON_CODES
 from server.web.schemas import ErrorSchema, localise_messages
@@ -38,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=input_guard.MAX_JSON_BYTES,
         API_TITLE="家医 Jiayi",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -46,10 +45,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},  # no call to swagger.io: the docs stay on this host
         API_SPEC_OPTIONS={
             "info": {"description": "家庭医生医保签约服务平台接口。错误统一为 {code, message, details}；"
                                     "各接口可能返回的业务错误码见 x-error-codes，通用错误码："
-                                    + "、".join(COMMON_CODES) + "。"},
+                                    + "、".join(COMMON_CODES) + "。" + input_guard.LIMITS},
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
             }},
@@ -69,10 +69,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     with app.app_context():
         sqlite.harden(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
-    app.url_map.converters["int"] = BoundedIntConverter
     api = Api()
     api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
+    input_guard.install(app, api)  # before the blueprints: their routes and documents depend on it
     app.extensions["jiayi.tokens"] = TokenService(settings.secret_key, settings.token_ttl_seconds)
     registry.init_app(app, settings)
 
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_swagger_assets(app)
     web_errors.register(app)  # after the Api, so our shape replaces flask-smorest's
     access_log.register(app)
+    headers.register(app)
 
     from server.cli import register_commands
     register_commands(app)
@@ -97,14 +98,6 @@ def _with_development_keys(settings: Settings, instance_path: str) -> Settings:
         settings, wechatpay_private_key_path=str(dev.merchant_private_key),
         wechatpay_cert_serial=dev.merchant_serial(), wechatpay_public_key_path=str(dev.platform_public_key),
         wechatpay_public_key_id=dev.platform_public_key_id)
-
-
-class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` path ids capped at BIGINT, so an absurd id is a 404, never a database error."""
-
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
 
 
 def _engine_options(url: str) -> dict:

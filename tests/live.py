@@ -22,6 +22,7 @@ from server.config import Settings
 from server.extensions import db
 from server.sandbox.miniprogram import MiniProgram
 from server.surveys.models import Survey
+from server.web.headers import RequestHandler
 
 KEEP = {"alembic_version", "disease"}  # reference data the migrations put there
 
@@ -51,7 +52,7 @@ class LiveServer:
         with self.app.app_context():
             upgrade()
         self.url = f"http://127.0.0.1:{port}"
-        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", port, self.app, threaded=True, request_handler=RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> "LiveServer":

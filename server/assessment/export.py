@@ -3,6 +3,8 @@
 Everything comes from the run's snapshot (the scheme as it was, and the stored scores), so a
 published run exports the same workbook however the platform's data has moved since. Only
 the results the actor may see are written: an institution manager gets their own institution.
+Every value enters the workbook through `_put`, so no stored text can break the file or run
+as a formula when staff open it in Excel.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from decimal import Decimal
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -19,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from server.assessment.models import GROUP_NAMES, AssessmentRun, IndicatorScore, InstitutionResult, RunStatus
 from server.assessment.runs import get_run
 from server.audit import services as audit
+from server.common.text import without_control_characters
 from server.common.timeutil import SHANGHAI
 from server.common.uow import transaction
 from server.extensions import db
@@ -44,6 +48,8 @@ TITLE_FONT = Font(bold=True, size=14)
 # Excel's own rules for a sheet's name; "History" is reserved by its change tracking.
 SHEET_NAME_MAX = 31
 SHEET_NAME_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
+# Text starting so is a formula to Excel (and to other spreadsheets' CSV import): kept as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def run_workbook(actor: Actor, run_id: int) -> bytes:
@@ -81,7 +87,7 @@ def run_workbook(actor: Actor, run_id: int) -> bytes:
 
 def sheet_title(name: str, taken: set[str]) -> str:
     """`name` made a valid, unused sheet name (Excel compares them ignoring case); adds it to `taken`."""
-    base = name.translate(SHEET_NAME_FORBIDDEN).strip().strip("'") or "机构"
+    base = without_control_characters(name).translate(SHEET_NAME_FORBIDDEN).strip().strip("'") or "机构"
     title, n = base[:SHEET_NAME_MAX], 2
     while title.casefold() in taken:
         suffix = f"({n})"
@@ -106,8 +112,8 @@ def _summary_sheet(sheet: Worksheet, run: AssessmentRun, region: Region, results
                    ("反馈截止日", run.feedback_deadline), ("申诉截止日", run.appeal_deadline)]
     for index, (label, value) in enumerate(particulars):
         row, column = 2 + index // 2, 1 + 2 * (index % 2)
-        sheet.cell(row, column, label).font = BOLD
-        cell = sheet.cell(row, column + 1, value)
+        _put(sheet.cell(row, column), label).font = BOLD
+        cell = _put(sheet.cell(row, column + 1), value)
         cell.alignment = Alignment(horizontal="left")
         if isinstance(value, date):
             cell.number_format = TIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
@@ -119,8 +125,8 @@ def _summary_sheet(sheet: Worksheet, run: AssessmentRun, region: Region, results
         for indicator_code, score in scores[result.id].items():
             if indicator_code in group_of:
                 sums[group_of[indicator_code]] += score.points
-        sheet.append([code, name, result.signed_heads, *(sums[g] for g in groups), result.total_points,
-                      GRADE_NAMES.get(result.grade, result.grade), _local(result.informed_at)])
+        _append(sheet, [code, name, result.signed_heads, *(sums[g] for g in groups), result.total_points,
+                        GRADE_NAMES.get(result.grade, result.grade), _local(result.informed_at)])
         row = sheet.max_row
         for column in range(4, 5 + len(groups)):
             sheet.cell(row, column).number_format = POINTS_FORMAT
@@ -137,16 +143,16 @@ def _institution_sheet(sheet: Worksheet, run: AssessmentRun, result: Institution
         points = Decimal(indicator["points"])
         full_marks += points
         score = scores.get(indicator["code"])  # every indicator is scored; a gap stays visibly blank
-        sheet.append([GROUP_NAMES.get(indicator["group"], indicator["group"]), indicator["code"], indicator["name"],
-                      points, METHOD_NAMES.get(indicator["method"], indicator["method"]),
-                      *((score.numerator, score.denominator, score.value, score.points, score.note)
-                        if score else (None,) * 5)])
+        _append(sheet, [GROUP_NAMES.get(indicator["group"], indicator["group"]), indicator["code"],
+                        indicator["name"], points, METHOD_NAMES.get(indicator["method"], indicator["method"]),
+                        *((score.numerator, score.denominator, score.value, score.points, score.note)
+                          if score else (None,) * 5)])
         row = sheet.max_row
         sheet.cell(row, 4).number_format = POINTS_FORMAT
         sheet.cell(row, 8).number_format = VALUE_FORMAT
         sheet.cell(row, 9).number_format = POINTS_FORMAT
-    sheet.append(["合计", None, None, full_marks, None, None, None, None, result.total_points,
-                  f"等级：{GRADE_NAMES.get(result.grade, result.grade)}"])
+    _append(sheet, ["合计", None, None, full_marks, None, None, None, None, result.total_points,
+                    f"等级：{GRADE_NAMES.get(result.grade, result.grade)}"])
     row = sheet.max_row
     for column in range(1, len(INSTITUTION_HEADER) + 1):
         sheet.cell(row, column).font = BOLD
@@ -162,14 +168,32 @@ def _local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0)
 
 
+def _put(cell: Cell, value) -> Cell:
+    """Write `value` to `cell`: text loses the control characters a workbook cannot hold (or should
+    not show), and text Excel would read as a formula or an error value ("=…", "#N/A") is marked
+    as text with the leading-apostrophe style, so it is shown and never evaluated."""
+    if not isinstance(value, str):
+        cell.value = value
+        return cell
+    cell.value = without_control_characters(value)
+    if cell.value.startswith(FORMULA_STARTS) or cell.data_type != "s":
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
+
+
+def _append(sheet: Worksheet, values) -> None:
+    sheet.append([_put(Cell(sheet), value) for value in values])
+
+
 def _title(sheet: Worksheet, text: str, width: int) -> None:
-    sheet.cell(1, 1, text).font = TITLE_FONT
+    _put(sheet.cell(1, 1), text).font = TITLE_FONT
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
 
 
 def _header(sheet: Worksheet, row: int, labels) -> None:
     for column, label in enumerate(labels, start=1):
-        cell = sheet.cell(row, column, label)
+        cell = _put(sheet.cell(row, column), label)
         cell.font = BOLD
         cell.alignment = Alignment(horizontal="center", vertical="center")
     sheet.freeze_panes = f"A{row + 1}"  # a string: touching the cell would make append() skip a row

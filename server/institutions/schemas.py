@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.institutions.models import AgreementStatus
-from server.web.schemas import PageArgsSchema
+from server.web.schemas import FreeText, PageArgsSchema
 
 
 class InstitutionSchema(Schema):
@@ -34,7 +34,7 @@ class AgreementSchema(Schema):
 class AgreementStatusChangeSchema(Schema):
     status = fields.Enum(AgreementStatus, by_value=True, required=True,
                          metadata={"description": "目标状态：active/suspended/terminated/not_renewed"})
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
+    reason = FreeText(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
 
 
 class AgreementEventSchema(Schema):

@@ -1,6 +1,8 @@
 """Schemas for satisfaction surveys."""
 from marshmallow import Schema, fields, validate
 
+from server.web.schemas import FreeText
+
 SCORE = validate.Range(min=1, max=5, error="评分应为1到5分")
 
 
@@ -17,6 +19,6 @@ class ResponseSchema(Schema):
     score_attitude = fields.Integer(required=True, validate=SCORE, metadata={"description": "服务态度"})
     score_timeliness = fields.Integer(required=True, validate=SCORE, metadata={"description": "服务及时性"})
     score_overall = fields.Integer(required=True, validate=SCORE, metadata={"description": "总体满意度"})
-    comment = fields.String(load_default="", validate=validate.Length(max=500))
+    comment = FreeText(load_default="", validate=validate.Length(max=500))
     id = fields.Integer(dump_only=True)
     answered_at = fields.DateTime(dump_only=True)
