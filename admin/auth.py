@@ -1,12 +1,12 @@
 """Staff sign-in and who-am-I."""
-from flask import request
 from flask.views import MethodView
 from server.web.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.identity import services as identity
 from server.identity.roles import STAFF_ROLES
-from server.web.auth import client_ip, current_actor, requires, token_service
+from server.web.auth import current_actor, requires, sign_in_attempt, token_service
+from server.web.docs import THROTTLED, error_codes
 
 blp = Blueprint("admin_auth", __name__, url_prefix="/api/admin/v1", description="工作人员登录")
 
@@ -35,14 +35,25 @@ class StaffMeSchema(Schema):
 
 @blp.route("/auth/login")
 class Login(MethodView):
+    @error_codes("LOGIN_FAILED", "TOO_MANY_LOGIN_ATTEMPTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
+    @blp.alt_response(429, **THROTTLED)
     def post(self, data):
         """Sign in with username and password; returns a bearer token."""
-        signed = identity.staff_login(token_service(), data["username"], data["password"], ip=client_ip(),
-                                      user_agent=request.headers.get("User-Agent"))
+        signed = identity.staff_login(token_service(), data["username"], data["password"], sign_in_attempt(),
+                                      roles=STAFF_ROLES)
         return {"token": signed.token, "token_type": "Bearer", "expires_in": signed.expires_in,
                 "role": signed.actor.role.value, "display_name": signed.display_name}
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @requires(*STAFF_ROLES)
+    @blp.response(204)
+    def post(self):
+        """Sign out: every token of my account stops working."""
+        identity.logout(current_actor())
 
 
 @blp.route("/me")

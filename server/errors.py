@@ -19,6 +19,11 @@ class DomainError(Exception):
         self.details = details or {}
         super().__init__(f"{self.code}: {self.message}")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body."""
+        return {}
+
 
 class ValidationFailed(DomainError):
     status = 422
@@ -56,3 +61,19 @@ class RuleViolation(DomainError):
     status = 422
     code = "RULE_VIOLATION"
     message = "不符合业务规则"
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts: refused until `retry_after` seconds have passed."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+    message = "请求过于频繁，请稍后再试"
+
+    def __init__(self, retry_after: int, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -1,13 +1,13 @@
 """Imports every domain model so the metadata (and Alembic) sees the whole schema."""
 from server.assessment.models import (  # noqa: F401
-    Appeal, AssessmentIndicator, AssessmentRun, AssessmentScheme, IndicatorEntry, IndicatorScore, InstitutionResult,
-    ManualScore,
+    Appeal, AssessmentIndicator, AssessmentRun, AssessmentScheme, AssessorAssignment, IndicatorEntry, IndicatorScore,
+    InstitutionResult, ManualScore,
 )
 from server.audit.models import AuditEvent  # noqa: F401
 from server.claims.models import Claim  # noqa: F401
 from server.contracts.models import Contract, ContractEvent  # noqa: F401
 from server.common.idempotency import IdempotencyRecord  # noqa: F401
-from server.identity.models import UserAccount, WechatAccount  # noqa: F401
+from server.identity.models import SignInThrottle, UserAccount, WechatAccount  # noqa: F401
 from server.integrations.models import AccessToken, MessageLog  # noqa: F401
 from server.institutions.models import Agreement, AgreementEvent, Institution, MedicalCommunity  # noqa: F401
 from server.packages.models import PackageItem, PackageVersion, ServicePackage  # noqa: F401

@@ -13,16 +13,28 @@ from server.identity.scoping import require_role, scoped_select
 
 def record(actor: Actor, action: str, entity_type: str, entity_id: Any, details: dict | None = None) -> None:
     """Add an audit event to the current transaction; details are scrubbed of ID and phone numbers."""
+    _add(actor.region_id, actor.role.value, actor.account_id, actor.ip, actor.user_agent, action, entity_type,
+         entity_id, details)
+
+
+def record_anonymous(region_id: int | None, ip: str | None, user_agent: str | None, action: str, entity_type: str,
+                     entity_id: Any, details: dict | None = None) -> None:
+    """Audit what a caller who proved no identity did (a refused sign-in): role "anonymous", account 0."""
+    _add(region_id, "anonymous", 0, ip, user_agent, action, entity_type, entity_id, details)
+
+
+def _add(region_id: int | None, role: str, account_id: int, ip: str | None, user_agent: str | None, action: str,
+         entity_type: str, entity_id: Any, details: dict | None) -> None:
     safe = {k: pii.scrub(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
     db.session.add(AuditEvent(
-        region_id=actor.region_id,
-        actor_role=actor.role.value,
-        actor_account_id=actor.account_id,
+        region_id=region_id,
+        actor_role=role,
+        actor_account_id=account_id,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),
-        ip=actor.ip,
-        user_agent=(actor.user_agent or "")[:255] or None,
+        ip=ip,
+        user_agent=(user_agent or "")[:255] or None,
         details=safe,
     ))
 

@@ -53,3 +53,20 @@ class WechatAccount(IdMixin, TimestampMixin, PhoneMixin, db.Model):
     region_id: Mapped[int] = fk("region.id")
     token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SignInThrottle(IdMixin, db.Model):
+    """A sign-in failure counter (登录失败计数) for one account or one address, shared by every worker.
+
+    `key` is a keyed hash of the username or address, so the table names nobody. Failures
+    count within a window; reaching the rules' limit locks the key until `locked_until`.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (sa.UniqueConstraint("kind", "key"),)
+
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "account" or "address"
+    key: Mapped[str] = mapped_column(sa.String(64))
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

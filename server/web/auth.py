@@ -8,6 +8,7 @@ from flask import current_app, g, request
 from server.errors import Forbidden, Unauthenticated
 from server.identity import services as identity
 from server.identity.roles import Actor, Role
+from server.identity.throttle import SignInAttempt
 from server.identity.tokens import TokenService
 
 SECURITY = [{"bearerAuth": []}]
@@ -20,6 +21,12 @@ def token_service() -> TokenService:
 def client_ip() -> str | None:
     # Behind nginx the real client is the first X-Forwarded-For hop (ProxyFix sets remote_addr).
     return request.remote_addr
+
+
+def sign_in_attempt() -> SignInAttempt:
+    """Where this sign-in comes from, for the throttle and the audit trail."""
+    return SignInAttempt(ip=client_ip(), user_agent=request.headers.get("User-Agent"),
+                         region_code=current_app.config["JIAYI_SETTINGS"].region_code)
 
 
 def current_actor() -> Actor:

@@ -1,9 +1,12 @@
 """OpenAPI additions that the schemas cannot express."""
 from __future__ import annotations
 
+from server.web.schemas import ErrorSchema
+
 # Codes any authenticated endpoint may answer with; listed once in the document's description.
 COMMON_CODES = ("UNAUTHENTICATED", "TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "FORBIDDEN", "NOT_FOUND",
-                "VALIDATION_ERROR", "CONFLICT", "CONCURRENT_UPDATE", "INTERNAL_ERROR")
+                "VALIDATION_ERROR", "BAD_REQUEST", "JSON_TOO_DEEP", "PAYLOAD_TOO_LARGE", "CONFLICT",
+                "CONCURRENT_UPDATE", "INTERNAL_ERROR")
 
 
 def error_codes(*codes: str):
@@ -18,3 +21,8 @@ def error_codes(*codes: str):
         view._apidoc = apidoc
         return view
     return decorator
+
+
+# A throttled sign-in: 429 in the error shape, with how long to wait.
+THROTTLED = {"schema": ErrorSchema, "description": "登录失败次数过多，请于 Retry-After 秒后再试",
+             "headers": {"Retry-After": {"description": "需等待的秒数", "schema": {"type": "integer", "minimum": 1}}}}

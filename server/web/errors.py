@@ -35,7 +35,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
         db.session.rollback()
-        return jsonify(error_body(err.code, err.message, err.details)), err.status
+        return jsonify(error_body(err.code, err.message, err.details)), err.status, err.headers
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
