@@ -3,8 +3,9 @@ from __future__ import annotations
 
 
 def blueprints():
-    from miniprogram_api import care, doctor, doctor_imports, doctor_prescriptions, resident, signing
-    return [resident.blp, signing.blp, care.blp, doctor.blp, doctor_prescriptions.blp, doctor_imports.blp]
+    from miniprogram_api import care, doctor, doctor_imports, doctor_prescriptions, proxies, resident, signing
+    return [resident.blp, signing.blp, proxies.blp, care.blp, doctor.blp, doctor_prescriptions.blp,
+            doctor_imports.blp]
 
 
 def plain_blueprints():

@@ -22,7 +22,7 @@ blp = Blueprint("mp_resident", __name__, url_prefix="/api/mp/v1", description="�
 
 class ResidentMeSchema(Schema):
     account_id = fields.Integer()
-    family = fields.List(fields.Nested(FamilyMemberSchema), metadata={"description": "本人及已授权的家庭成员"})
+    family = fields.List(fields.Nested(FamilyMemberSchema), metadata={"description": "本人、已生效的亲情代办，以及待对方确认的邀请（仅脱敏姓名）"})
 
 
 @blp.route("/me")

@@ -34,6 +34,7 @@ class Settings:
     wechat_api_base: str
     wechat_template_renewal: str
     wechat_template_survey: str
+    wechat_template_proxy: str
     wechatpay_mchid: str
     wechatpay_private_key_path: str
     wechatpay_cert_serial: str
@@ -72,6 +73,7 @@ def load_settings(instance_path: str) -> Settings:
         # Subscribe-message templates chosen in the mini-program console.
         wechat_template_renewal=_env("WECHAT_TEMPLATE_RENEWAL", "renewal-reminder-template"),
         wechat_template_survey=_env("WECHAT_TEMPLATE_SURVEY", "survey-invitation-template"),
+        wechat_template_proxy=_env("WECHAT_TEMPLATE_PROXY", "proxy-invitation-template"),
         wechatpay_mchid=_env("WECHATPAY_MCHID", "1900000001"),
         wechatpay_private_key_path=_env("WECHATPAY_PRIVATE_KEY_PATH", ""),
         wechatpay_cert_serial=_env("WECHATPAY_CERT_SERIAL", ""),

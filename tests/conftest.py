@@ -22,7 +22,7 @@ from server.sandbox import keys
 from server.sandbox.cli import config_from_settings
 from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
-from server.residents.models import FamilyLink, Relation
+from server.residents.models import FamilyLink, ProxyConfirmation, ProxyStatus, Relation
 from tests import factories
 from tests.helpers import SANDBOX_TIME_SCALE
 from tests.live import LiveServer, free_port, live_database_url, live_settings, seed_live_world
@@ -151,11 +151,13 @@ def live(live_server, sandbox):
 
 @pytest.fixture
 def newcomer(world):
-    """R6, a hypertension patient without a contract, whom account W1 acts for (a parent)."""
+    """R6, a hypertension patient without a contract, whom account W1 acts for (a parent, confirmed)."""
     resident = factories.make_resident(world.regions["A"], "林淑珍", born=date(1950, 3, 8))
+    consented = world.contracts["R1"].consent_at
     factories.add(FamilyLink(wechat_account_id=world.accounts["resident"].id, resident_id=resident.id,
-                             relation=Relation.PARENT, consent_at=world.contracts["R1"].consent_at,
-                             consent_version="2026.1"))
+                             relation=Relation.PARENT, status=ProxyStatus.ACTIVE,
+                             confirmed_via=ProxyConfirmation.IN_PERSON, confirmed_at=consented,
+                             consent_at=consented, consent_version="2026.1"))
     db.session.commit()
     db.session.expunge(resident)
     return resident

@@ -99,20 +99,22 @@ def test_a_wrong_check_digit_never_reaches_the_platform(client, signed_in):
     assert assert_error_shape(_bind(client, signed_in, number=wrong), 422)["code"] == "VALIDATION_ERROR"
 
 
-def test_family_members_after_oneself_with_their_consent(client, signed_in):
+def test_family_members_after_oneself_start_as_pending_invitations(client, signed_in):
     child = {"name": "赵小宝", "id_number": new_id_number(), "relation": "child", "consent": True}
     early = client.post("/api/mp/v1/me/family", json=child, headers=signed_in)
     assert assert_error_shape(early, 422)["code"] == "IDENTITY_NOT_BOUND"
     _bind(client, signed_in)
     added = client.post("/api/mp/v1/me/family", json=child, headers=signed_in)
     assert added.status_code == 201 and added.get_json()["relation"] == "child"
+    assert added.get_json()["status"] == "pending" and added.get_json()["resident"] is None
     again = client.post("/api/mp/v1/me/family", json=child, headers=signed_in)
     assert assert_error_shape(again, 409)["code"] == "FAMILY_MEMBER_EXISTS"
     as_self = client.post("/api/mp/v1/me/family", json={**child, "id_number": new_id_number(), "relation": "self"},
                           headers=signed_in)
     assert assert_error_shape(as_self, 422)["code"] == "VALIDATION_ERROR"
-    link = db.session.query(FamilyLink).filter_by(resident_id=added.get_json()["resident"]["id"]).one()
-    assert link.consent_at is not None and link.consent_version
+    # The caller's own `consent: true` lets the platform be asked; it is not the person's consent.
+    link = db.session.get(FamilyLink, added.get_json()["id"])
+    assert link.consent_at is None and link.consent_version is None
 
 
 def test_a_chronic_special_registration_is_recorded_and_blocks_double_benefit(client, signed_in, sandbox_admin):

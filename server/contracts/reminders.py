@@ -12,7 +12,7 @@ from server.extensions import db
 from server.identity.models import WechatAccount
 from server.integrations.wechat import WechatClient
 from server.messaging import services as messaging
-from server.residents.models import FamilyLink
+from server.residents.models import FamilyLink, ProxyStatus
 
 REMIND_DAYS_BEFORE_END = 30
 
@@ -23,7 +23,8 @@ def send_renewal_reminders(wechat: WechatClient, today: date, template_id: str) 
     renewal = aliased(Contract)
     rows = db.session.execute(
         sa.select(Contract, WechatAccount)
-        .join(FamilyLink, sa.and_(FamilyLink.resident_id == Contract.resident_id, FamilyLink.revoked_at.is_(None)))
+        .join(FamilyLink, sa.and_(FamilyLink.resident_id == Contract.resident_id,
+                                  FamilyLink.status == ProxyStatus.ACTIVE))
         .join(WechatAccount, WechatAccount.id == FamilyLink.wechat_account_id)
         .where(Contract.status == ContractStatus.ACTIVE, Contract.period_end == ends_on,
                ~sa.exists().where(renewal.resident_id == Contract.resident_id,

@@ -16,12 +16,16 @@ class Role(str, enum.Enum):
 STAFF_ROLES = frozenset({Role.TEAM_MEMBER, Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF, Role.ASSESSOR})
 # Who uses the admin console; team members work through the doctor API instead.
 ADMIN_ROLES = (Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER)
+# Who runs the programme and so reads its people, contracts, teams, staff and agreements. Not
+# assessors: they check assigned institutions' results only (PIPL's minimum necessary).
+MANAGING_ROLES = (Role.BUREAU_STAFF, Role.INSTITUTION_MANAGER)
 
 
 class Level(str, enum.Enum):
     """How far an actor's view reaches; each role sees exactly one level."""
 
     REGION = "region"
+    ASSIGNMENT = "assignment"  # the (run, institution) pairs a third-party assessor is assigned to
     INSTITUTION = "institution"
     TEAM = "team"
     RESIDENT = "resident"
@@ -29,7 +33,7 @@ class Level(str, enum.Enum):
 
 LEVEL_OF_ROLE = {
     Role.BUREAU_STAFF: Level.REGION,
-    Role.ASSESSOR: Level.REGION,
+    Role.ASSESSOR: Level.ASSIGNMENT,
     Role.INSTITUTION_MANAGER: Level.INSTITUTION,
     Role.TEAM_MEMBER: Level.TEAM,
     Role.RESIDENT: Level.RESIDENT,
@@ -49,6 +53,7 @@ class Actor:
     institution_id: int | None = None
     team_ids: frozenset[int] = field(default_factory=frozenset)
     resident_ids: frozenset[int] = field(default_factory=frozenset)
+    assignment_ids: frozenset[int] = field(default_factory=frozenset)
     staff_id: int | None = None
     ip: str | None = None
     user_agent: str | None = None
@@ -65,6 +70,8 @@ class Actor:
         """The ids that bound this actor's view at its own level."""
         if self.level is Level.REGION:
             return frozenset({self.region_id}) if self.region_id else frozenset()
+        if self.level is Level.ASSIGNMENT:
+            return self.assignment_ids
         if self.level is Level.INSTITUTION:
             return frozenset({self.institution_id}) if self.institution_id else frozenset()
         if self.level is Level.TEAM:

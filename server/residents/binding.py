@@ -1,9 +1,10 @@
-"""Binding a real identity to a WeChat account: oneself, then family members (家庭成员).
+"""Binding one's own real identity to a WeChat account, checked with the insurance platform.
 
-Each binding is checked with the provincial insurance platform (1101: insured, in this
-region, active) and records consent. The platform's answers refresh the resident's
-insurance facts, and its outpatient chronic/special registrations (5301) become benefit
-enrolments, which the signing rules use to avoid paying a benefit twice.
+Each identity, one's own or a family member's (`proxies`), is checked with the provincial
+insurance platform (1101: insured, in this region, active) before anything is stored. The
+platform's answers refresh the resident's insurance facts, and its outpatient
+chronic/special registrations (5301) become benefit enrolments, which the signing rules
+use to avoid paying a benefit twice.
 """
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from server.audit import services as audit
 from server.common import idcard, pii
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
-from server.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from server.errors import Conflict, RuleViolation, ValidationFailed
 from server.extensions import db
 from server.identity.models import WechatAccount
 from server.identity.roles import Actor, Role
 from server.identity.scoping import require_role
 from server.integrations.insurance import ChronicRegistration, InsuranceClient, PersonInfo
 from server.regions.models import Disease, Region
-from server.residents.models import BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, Relation, Resident
+from server.residents.models import (
+    BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, ProxyConfirmation, ProxyStatus, Relation, Resident,
+)
 
 CONSENT_VERSION = "2026.1"
 
@@ -60,47 +63,16 @@ def bind_self(actor: Actor, verified: Verified, *, phone: str | None) -> FamilyL
     require_role(actor, Role.RESIDENT)
     with transaction():
         account = db.session.get(WechatAccount, actor.account_id, with_for_update=True)
-        if _live_link(account.id, relation=Relation.SELF) is not None:
+        if self_link(account.id) is not None:
             raise Conflict("本账号已绑定本人身份", code="IDENTITY_ALREADY_BOUND")
-        resident = _upsert_resident(account.region_id, verified, phone)
-        if db.session.scalar(sa.select(FamilyLink.id).where(
-                FamilyLink.resident_id == resident.id, FamilyLink.relation == Relation.SELF,
-                FamilyLink.revoked_at.is_(None))):
+        resident = upsert_resident(account.region_id, verified, phone)
+        if own_account(resident.id) is not None:
             raise Conflict("该身份已被其他微信账号绑定", code="IDENTITY_BOUND_ELSEWHERE")
         if phone:
             account.set_phone(phone)
-        link = _link(account, resident, Relation.SELF)
+        link = _link_self(account, resident)
         audit.record(actor, "resident.bind_self", "resident", resident.id)
     return link
-
-
-def add_family_member(actor: Actor, verified: Verified, *, relation: Relation) -> FamilyLink:
-    """Act for a child or an elderly parent, after the same check and with their recorded consent."""
-    require_role(actor, Role.RESIDENT)
-    if relation is Relation.SELF:
-        raise ValidationFailed(details={"fields": {"relation": "家庭成员关系不能为本人"}})
-    with transaction():
-        account = db.session.get(WechatAccount, actor.account_id, with_for_update=True)
-        if _live_link(account.id, relation=Relation.SELF) is None:
-            raise RuleViolation("请先绑定本人身份", code="IDENTITY_NOT_BOUND")
-        resident = _upsert_resident(account.region_id, verified, None)
-        if _live_link(account.id, resident_id=resident.id) is not None:
-            raise Conflict("该家庭成员已添加", code="FAMILY_MEMBER_EXISTS")
-        link = _link(account, resident, relation)
-        audit.record(actor, "resident.add_family", "resident", resident.id, {"relation": relation.value})
-    return link
-
-
-def remove_family_member(actor: Actor, resident_id: int) -> None:
-    require_role(actor, Role.RESIDENT)
-    with transaction():
-        link = _live_link(actor.account_id, resident_id=resident_id)
-        if link is None:
-            raise NotFound()
-        if link.relation is Relation.SELF:
-            raise RuleViolation("本人身份不能移除", code="CANNOT_REMOVE_SELF")
-        link.revoked_at = utcnow()
-        audit.record(actor, "resident.remove_family", "resident", resident_id)
 
 
 def _require_consent(consent: bool) -> None:
@@ -108,25 +80,37 @@ def _require_consent(consent: bool) -> None:
         raise RuleViolation("须本人（或监护人）同意授权后方可办理", code="CONSENT_REQUIRED")
 
 
-def _live_link(account_id: int, *, relation: Relation | None = None, resident_id: int | None = None):
-    stmt = sa.select(FamilyLink).where(FamilyLink.wechat_account_id == account_id, FamilyLink.revoked_at.is_(None))
-    if relation is not None:
-        stmt = stmt.where(FamilyLink.relation == relation)
-    if resident_id is not None:
-        stmt = stmt.where(FamilyLink.resident_id == resident_id)
-    return db.session.scalars(stmt).first()
+def self_link(account_id: int) -> FamilyLink | None:
+    """The account's own bound identity, if it has bound one."""
+    return db.session.scalars(sa.select(FamilyLink).where(
+        FamilyLink.wechat_account_id == account_id, FamilyLink.relation == Relation.SELF,
+        FamilyLink.revoked_at.is_(None))).first()
 
 
-def _link(account: WechatAccount, resident: Resident, relation: Relation) -> FamilyLink:
-    link = FamilyLink(wechat_account_id=account.id, resident_id=resident.id, relation=relation,
-                      consent_at=utcnow(), consent_version=CONSENT_VERSION)
+def own_account(resident_id: int) -> WechatAccount | None:
+    """The WeChat account that bound this person's own identity, if any."""
+    return db.session.scalars(sa.select(WechatAccount).join(FamilyLink, sa.and_(
+        FamilyLink.wechat_account_id == WechatAccount.id, FamilyLink.resident_id == resident_id,
+        FamilyLink.relation == Relation.SELF, FamilyLink.revoked_at.is_(None)))).first()
+
+
+def _link_self(account: WechatAccount, resident: Resident) -> FamilyLink:
+    """One's own identity: the person's own consent, given by binding it."""
+    now = utcnow()
+    link = FamilyLink(wechat_account_id=account.id, resident_id=resident.id, relation=Relation.SELF,
+                      status=ProxyStatus.ACTIVE, confirmed_via=ProxyConfirmation.OWN_IDENTITY, confirmed_at=now,
+                      confirmed_by_wechat_account_id=account.id, consent_at=now, consent_version=CONSENT_VERSION)
     db.session.add(link)
     db.session.flush()
     return link
 
 
-def _upsert_resident(region_id: int, verified: Verified, phone: str | None) -> Resident:
-    """Find the person by keyed hash or create them; refresh what the platform just said."""
+def upsert_resident(region_id: int, verified: Verified, phone: str | None) -> Resident:
+    """Find the person by keyed hash or create them; refresh what the platform just said.
+
+    The name stored is always the platform's (`PersonInfo.name`), never the spelling the
+    caller typed, which the platform may have matched after normalising it.
+    """
     person = verified.person
     resident = db.session.scalars(sa.select(Resident).where(
         Resident.id_number_hash == pii.blind_index(verified.id_number)).with_for_update()).first()

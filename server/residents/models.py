@@ -105,29 +105,83 @@ class Relation(str, enum.Enum):
     OTHER = "other"
 
 
+class ProxyStatus(str, enum.Enum):
+    PENDING = "pending"  # invited; the account sees only the invitation
+    ACTIVE = "active"    # consented or confirmed; the account acts for the person
+    ENDED = "ended"      # declined, withdrawn or ended by either side; `revoked_at` says when
+
+
+class ProxyConfirmation(str, enum.Enum):
+    OWN_IDENTITY = "own_identity"  # the person bound their own identity (relation self)
+    ACCEPTED = "accepted"          # the person accepted from their own WeChat account
+    IN_PERSON = "in_person"        # a team member checked the relation face to face
+    LEGACY = "legacy"              # created before consent was required (migration a1d0c0de0011)
+
+
+class ProofDocument(str, enum.Enum):
+    """What a team member saw when confirming a relation in person."""
+
+    ID_CARD = "id_card"                                    # 身份证
+    HOUSEHOLD_REGISTER = "household_register"              # 户口簿
+    BIRTH_CERTIFICATE = "birth_certificate"                # 出生医学证明
+    MARRIAGE_CERTIFICATE = "marriage_certificate"          # 结婚证
+    GUARDIANSHIP_CERTIFICATE = "guardianship_certificate"  # 监护关系证明
+
+
+_LIVE = sa.text("revoked_at IS NULL")
 _LIVE_SELF = sa.text("relation = 'self' AND revoked_at IS NULL")
 
 
 class FamilyLink(IdMixin, TimestampMixin, db.Model):
-    """A WeChat account's right to act for a resident (本人或家庭成员), with recorded consent."""
+    """A WeChat account's right to act for a resident (本人或亲情代办), with the person's consent.
+
+    Acting for someone else starts `pending` with an unguessable, expiring invitation code
+    and becomes `active` only when the person accepts from their own WeChat account, or a
+    team member confirms the relation in person (for a child, the guardian's relation); who,
+    when and what was seen is kept here. `consent_at` / `consent_version` record the consent
+    of the person concerned (or their guardian), so they stay empty while pending. Only
+    active links give an account access (`identity.services.resident_actor`).
+
+    The lifecycle lives on this row rather than in a companion table because the row *is*
+    the right to act: every query that asks "whom may this account act for" (scope,
+    reminders, survey invitations) reads one table and one status, and the partial unique
+    indexes keep one live link per account and person, pending or active.
+    """
 
     __tablename__ = "family_link"
     __table_args__ = (
         sa.Index("uq_family_link_live", "wechat_account_id", "resident_id", unique=True,
-                 sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+                 sqlite_where=_LIVE, postgresql_where=_LIVE),
         # A person's own identity is bound to one WeChat account at a time.
         sa.Index("uq_family_link_self", "resident_id", unique=True,
                  sqlite_where=_LIVE_SELF, postgresql_where=_LIVE_SELF),
+        sa.CheckConstraint("(status = 'ended') = (revoked_at IS NOT NULL)", name="ended_when_revoked"),
+        sa.CheckConstraint("status <> 'active' OR (confirmed_via IS NOT NULL AND confirmed_at IS NOT NULL "
+                           "AND consent_at IS NOT NULL)", name="active_is_confirmed"),
     )
 
     wechat_account_id: Mapped[int] = fk("wechat_account.id")
     resident_id: Mapped[int] = fk("resident.id")
     relation: Mapped[Relation] = mapped_column(enum_column(Relation))
-    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    consent_version: Mapped[str] = mapped_column(sa.String(32))
+    # No default: whoever creates a link says whether it is pending or already confirmed.
+    status: Mapped[ProxyStatus] = mapped_column(enum_column(ProxyStatus))
+    invitation_code: Mapped[str | None] = mapped_column(sa.String(16), nullable=True, unique=True)
+    invitation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmed_via: Mapped[ProxyConfirmation | None] = mapped_column(enum_column(ProxyConfirmation), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmed_by_wechat_account_id: Mapped[int | None] = fk("wechat_account.id", nullable=True, index=False)
+    confirmed_by_user_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    documents_seen: Mapped[list] = mapped_column(JSONType, default=list)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consent_version: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     resident: Mapped[Resident] = relationship(viewonly=True)
+
+    @property
+    def resident_if_active(self) -> Resident | None:
+        """The person's details reach the account only once the proxy is active."""
+        return self.resident if self.status is ProxyStatus.ACTIVE else None
 
 
 for _child in (ChronicCondition, BenefitEnrolment, FamilyLink):

@@ -1,8 +1,8 @@
 """Schemas for residents: identity numbers and phones only ever leave masked."""
 from marshmallow import Schema, fields, validate
 
-from server.residents.models import BenefitScheme, Relation
-from server.web.schemas import MaskedIdNumber, MaskedPhone, PageArgsSchema, consent_field
+from server.residents.models import BenefitScheme, ProofDocument, ProxyConfirmation, ProxyStatus, Relation
+from server.web.schemas import MaskedIdNumber, MaskedName, MaskedPhone, PageArgsSchema, consent_field
 
 
 class ConditionSchema(Schema):
@@ -47,8 +47,54 @@ class ResidentQuerySchema(PageArgsSchema):
 
 
 class FamilyMemberSchema(Schema):
+    """Someone the account acts for or has invited; their details only once the proxy is active."""
+
+    id = fields.Integer(metadata={"description": "代办关系ID"})
+    resident_id = fields.Integer(metadata={"description": "移除时使用：DELETE /me/family/{resident_id}"})
+    relation = fields.Enum(Relation, by_value=True, metadata={"description": "对方是我的…"})
+    status = fields.Enum(ProxyStatus, by_value=True,
+                         metadata={"description": "pending 待对方同意或当面核验；active 已生效；ended 已结束"})
+    name = MaskedName(attribute="resident.name", metadata={"description": "脱敏姓名"})
+    resident = fields.Nested(ResidentSummarySchema, attribute="resident_if_active", allow_none=True,
+                             metadata={"description": "仅在代办生效后提供"})
+    invitation_code = fields.String(allow_none=True, metadata={
+        "description": "待确认时的邀请码：请对方在小程序中同意，或到家庭医生团队当面出示以核验关系"})
+    invitation_expires_at = fields.DateTime(allow_none=True)
+
+
+class ProxyOnMeSchema(Schema):
+    """A proxy someone holds over my own identity (pending: an invitation to me)."""
+
+    id = fields.Integer(attribute="link.id")
+    relation = fields.Enum(Relation, by_value=True, attribute="link.relation",
+                           metadata={"description": "我是对方的…"})
+    status = fields.Enum(ProxyStatus, by_value=True, attribute="link.status")
+    holder_name = MaskedName(allow_none=True, metadata={"description": "代办人（脱敏姓名）"})
+    minor = fields.Boolean(metadata={"description": "未满监护年龄线：只能由家庭医生团队当面核验，不能在小程序中同意"})
+    invited_at = fields.DateTime(attribute="link.created_at")
+    invitation_expires_at = fields.DateTime(attribute="link.invitation_expires_at", allow_none=True)
+    confirmed_via = fields.Enum(ProxyConfirmation, by_value=True, attribute="link.confirmed_via", allow_none=True)
+    confirmed_at = fields.DateTime(attribute="link.confirmed_at", allow_none=True)
+
+
+class ConfirmInPersonSchema(Schema):
+    """What a team member saw when confirming a relation face to face."""
+
+    invitation_code = fields.String(required=True, validate=validate.Length(min=1, max=16),
+                                    metadata={"description": "居民手机上显示的邀请码"})
+    documents_seen = fields.List(fields.Enum(ProofDocument, by_value=True), required=True,
+                                 validate=validate.Length(min=1, max=len(ProofDocument), error="请选择查验的证件"),
+                                 metadata={"description": "当面查验的证件：身份证、户口簿、出生医学证明、结婚证、监护关系证明"})
+
+
+class ProxyConfirmedSchema(Schema):
+    id = fields.Integer()
     relation = fields.Enum(Relation, by_value=True)
-    resident = fields.Nested(ResidentSummarySchema)
+    status = fields.Enum(ProxyStatus, by_value=True)
+    confirmed_via = fields.Enum(ProxyConfirmation, by_value=True)
+    confirmed_at = fields.DateTime()
+    documents_seen = fields.List(fields.String(validate=validate.OneOf([d.value for d in ProofDocument])))
+    resident = fields.Nested(ResidentSummarySchema, metadata={"description": "被代办人"})
 
 
 class IdentitySchema(Schema):

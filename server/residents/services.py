@@ -43,7 +43,10 @@ def get_resident(actor: Actor, resident_id: int) -> Resident:
 
 
 def family_of(actor: Actor) -> list[FamilyLink]:
-    """The residents a WeChat account acts for: itself and consenting family."""
+    """Whom a WeChat account acts for (itself, family with an active proxy) and the invitations it sent.
+
+    The schema shows a pending invitation without the person's details.
+    """
     return list(db.session.scalars(
         sa.select(FamilyLink).where(FamilyLink.wechat_account_id == actor.account_id,
                                     FamilyLink.revoked_at.is_(None))

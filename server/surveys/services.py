@@ -19,7 +19,7 @@ from server.identity.roles import Actor, Role
 from server.identity.scoping import get_visible, require_role, scoped_select
 from server.integrations.wechat import WechatClient
 from server.messaging import services as messaging
-from server.residents.models import FamilyLink
+from server.residents.models import FamilyLink, ProxyStatus
 from server.servicerecords.models import Confirmation, ServiceRecord
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
@@ -98,4 +98,4 @@ def _accounts_for(contract_id: int) -> list[WechatAccount]:
     return list(db.session.scalars(
         sa.select(WechatAccount).join(FamilyLink, FamilyLink.wechat_account_id == WechatAccount.id)
         .join(Contract, Contract.resident_id == FamilyLink.resident_id)
-        .where(Contract.id == contract_id, FamilyLink.revoked_at.is_(None))))
+        .where(Contract.id == contract_id, FamilyLink.status == ProxyStatus.ACTIVE)))
