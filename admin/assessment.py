@@ -1,17 +1,20 @@
 """The yearly assessment (考核) for the bureau, assessors and institutions: schemes, manual scores, runs,
-results and their drill-down, feedback, appeals and the Excel export."""
+assessors' assignments, results and their drill-down, feedback, appeals and the Excel export.
+
+An assessor reads only what their assignments open; the services' scope decides that."""
 from io import BytesIO
 
 from flask import send_file
 from flask.views import MethodView
 
-from server.assessment import export, results, runs, schemes
+from server.assessment import assignments, export, results, runs, schemes
 from server.assessment.schemas import (
-    AppealDecisionSchema, AppealQuerySchema, AppealSchema, ExplainQuerySchema, ExplanationSchema, InformSchema,
-    ManualScoreQuerySchema, ManualScoreSchema, NewAppealSchema, NewSchemeSchema, ResultDetailSchema,
-    ResultQuerySchema, ResultSchema, RunQuerySchema, RunSchema, SchemeSchema, StartRunSchema,
+    AppealDecisionSchema, AppealQuerySchema, AppealSchema, AssignmentQuerySchema, AssignmentSchema,
+    ExplainQuerySchema, ExplanationSchema, InformSchema, ManualScoreQuerySchema, ManualScoreSchema, NewAppealSchema,
+    NewAssignmentSchema, NewSchemeSchema, ResultDetailSchema, ResultQuerySchema, ResultSchema, RunQuerySchema,
+    RunSchema, SchemeSchema, StartRunSchema,
 )
-from server.identity.roles import ADMIN_ROLES, Role
+from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Role
 from server.web.auth import current_actor, requires
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
@@ -113,6 +116,34 @@ class PublishRun(MethodView):
         return runs.publish(current_actor(), run_id)
 
 
+@blp.route("/assessment/runs/<int:run_id>/assessors")
+class Assignments(MethodView):
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(AssignmentQuerySchema, location="query")
+    @blp.response(200, page_schema(AssignmentSchema))
+    def get(self, args, run_id):
+        """The run's third-party assessors and the institutions each is assigned to check."""
+        page, filters = split_page(args)
+        return assignments.list_assignments(current_actor(), run_id, page, **filters)
+
+    @error_codes("ASSESSOR_NOT_FOUND", "INSTITUTION_NOT_IN_RUN", "ASSESSOR_ALREADY_ASSIGNED")
+    @requires(Role.BUREAU_STAFF)
+    @blp.arguments(NewAssignmentSchema)
+    @blp.response(201, AssignmentSchema)
+    def post(self, data, run_id):
+        """Assign an assessor of the region to an institution of the run; they see nothing they are not assigned."""
+        return assignments.assign(current_actor(), run_id, **data)
+
+
+@blp.route("/assessment/runs/<int:run_id>/assessors/<int:assignment_id>")
+class AssignmentById(MethodView):
+    @requires(Role.BUREAU_STAFF)
+    @blp.response(204)
+    def delete(self, run_id, assignment_id):
+        """Withdraw an assignment; the assessor's scores stay."""
+        assignments.withdraw(current_actor(), run_id, assignment_id)
+
+
 @blp.route("/assessment/runs/<int:run_id>/results")
 class Results(MethodView):
     @requires(*ADMIN_ROLES)
@@ -178,7 +209,7 @@ class Export(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/appeals")
 class Appeals(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(AppealQuerySchema, location="query")
     @blp.response(200, page_schema(AppealSchema))
     def get(self, args, run_id):

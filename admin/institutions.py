@@ -2,7 +2,7 @@
 from flask.views import MethodView
 from server.web.blueprint import Blueprint
 
-from server.identity.roles import ADMIN_ROLES, Role
+from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Role
 from server.institutions import services
 from server.institutions.schemas import (
     AgreementEventSchema, AgreementQuerySchema, AgreementSchema, AgreementStatusChangeSchema, InstitutionSchema,
@@ -42,7 +42,7 @@ class InstitutionById(MethodView):
 
 @blp.route("/agreements")
 class Agreements(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(AgreementQuerySchema, location="query")
     @blp.response(200, page_schema(AgreementSchema))
     def get(self, args):
@@ -60,7 +60,7 @@ class Agreements(MethodView):
 
 @blp.route("/agreements/<int:agreement_id>")
 class AgreementById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, AgreementSchema)
     def get(self, agreement_id):
         """One agreement."""
@@ -79,7 +79,7 @@ class AgreementStatus(MethodView):
 
 @blp.route("/agreements/<int:agreement_id>/events")
 class AgreementEvents(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, AgreementEventSchema(many=True))
     def get(self, agreement_id):
         """The agreement's status history."""

@@ -6,7 +6,7 @@ from server.audit import services as audit
 from server.audit.schemas import AuditEventSchema, AuditQuerySchema
 from server.contracts import services as contracts
 from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema, TerminateSchema
-from server.identity.roles import ADMIN_ROLES, Role
+from server.identity.roles import MANAGING_ROLES, Role
 from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
 from server.residents import services as residents
@@ -19,7 +19,7 @@ blp = Blueprint("admin_people", __name__, url_prefix="/api/admin/v1", descriptio
 
 @blp.route("/packages")
 class Packages(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(ServicePackageSchema))
     def get(self, args):
@@ -30,7 +30,7 @@ class Packages(MethodView):
 
 @blp.route("/packages/<int:package_id>")
 class PackageById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, ServicePackageSchema)
     def get(self, package_id):
         """One service package."""
@@ -39,7 +39,7 @@ class PackageById(MethodView):
 
 @blp.route("/residents")
 class Residents(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(ResidentQuerySchema, location="query")
     @blp.response(200, page_schema(ResidentSummarySchema))
     def get(self, args):
@@ -50,7 +50,7 @@ class Residents(MethodView):
 
 @blp.route("/residents/<int:resident_id>")
 class ResidentById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, ResidentSchema)
     def get(self, resident_id):
         """One resident (masked); the read is audited."""
@@ -59,7 +59,7 @@ class ResidentById(MethodView):
 
 @blp.route("/contracts")
 class Contracts(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(ContractQuerySchema, location="query")
     @blp.response(200, page_schema(ContractSchema))
     def get(self, args):
@@ -70,7 +70,7 @@ class Contracts(MethodView):
 
 @blp.route("/contracts/<int:contract_id>")
 class ContractById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, ContractDetailSchema)
     def get(self, contract_id):
         """One contract with its history."""

@@ -5,7 +5,8 @@ from server.web.blueprint import Blueprint
 from server.identity.roles import ADMIN_ROLES, Role
 from server.regions import services
 from server.regions.schemas import (
-    DiseaseSchema, HolidayArrangementSchema, LocalRulesSchema, RegionSchema, RulesOnDateArgsSchema,
+    DiseaseSchema, HolidayArrangementInputSchema, HolidayArrangementSchema, LocalRulesSchema, RegionSchema,
+    RulesOnDateArgsSchema,
 )
 from server.web.docs import error_codes
 from server.web.auth import current_actor, requires
@@ -70,7 +71,7 @@ class HolidayArrangements(MethodView):
 
     @error_codes("HOLIDAY_YEAR_KNOWN", "HOLIDAY_DAY_OUTSIDE_YEAR", "HOLIDAY_DAY_REPEATED")
     @requires(Role.BUREAU_STAFF)
-    @blp.arguments(HolidayArrangementSchema)
+    @blp.arguments(HolidayArrangementInputSchema)
     @blp.response(200, HolidayArrangementSchema)
     def put(self, data, year):
         """Enter the State Council's arrangement for a year the calendar package does not know yet, as a whole."""

@@ -2,9 +2,9 @@
 from flask.views import MethodView
 from server.web.blueprint import Blueprint
 
-from server.identity.roles import ADMIN_ROLES, Role
+from server.identity.roles import MANAGING_ROLES, Role
 from server.teams import services
-from server.teams.schemas import MembershipEndSchema, MembershipSchema, StaffSchema, TeamSchema
+from server.teams.schemas import MembershipEndSchema, MembershipSchema, NewStaffSchema, StaffSchema, TeamSchema
 from server.web.auth import current_actor, requires
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
@@ -13,7 +13,7 @@ blp = Blueprint("admin_teams", __name__, url_prefix="/api/admin/v1", description
 
 @blp.route("/teams")
 class Teams(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(TeamSchema))
     def get(self, args):
@@ -31,7 +31,7 @@ class Teams(MethodView):
 
 @blp.route("/teams/<int:team_id>")
 class TeamById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, TeamSchema)
     def get(self, team_id):
         """One team."""
@@ -40,7 +40,7 @@ class TeamById(MethodView):
 
 @blp.route("/teams/<int:team_id>/members")
 class TeamMembers(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.response(200, MembershipSchema(many=True))
     def get(self, team_id):
         """The team's memberships, past and current."""
@@ -66,7 +66,7 @@ class TeamMemberEnd(MethodView):
 
 @blp.route("/staff")
 class StaffList(MethodView):
-    @requires(*ADMIN_ROLES)
+    @requires(*MANAGING_ROLES)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(StaffSchema))
     def get(self, args):
@@ -75,7 +75,7 @@ class StaffList(MethodView):
         return services.list_staff(current_actor(), page)
 
     @requires(Role.INSTITUTION_MANAGER)
-    @blp.arguments(StaffSchema)
+    @blp.arguments(NewStaffSchema)
     @blp.response(201, StaffSchema)
     def post(self, data):
         """Register a staff member of the manager's institution."""

@@ -23,7 +23,7 @@ from server.identity.services import hash_password, issue_resident_token
 from server.institutions.models import Agreement, AgreementEvent, AgreementStatus, Institution
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
 from server.regions.models import LocalRules, Region
-from server.residents.models import ChronicCondition, FamilyLink, Relation, Resident
+from server.residents.models import ChronicCondition, FamilyLink, ProxyConfirmation, ProxyStatus, Relation, Resident
 from server.servicerecords.models import ServiceRecord, ServiceType
 from server.surveys.models import Survey, SurveyInvitation
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
@@ -112,7 +112,7 @@ def make_contract(resident: Resident, team: Team, doctor: Staff, version: Packag
         period_start=date(year, 1, 1), period_end=date(year, 12, 31), channel="mini_program",
         consent_at=now, consent_version="2026.1", fee_per_head_fen=10000, personal_share_fen=2000,
         public_health_share_fen=4000, insurance_fund_share_fen=4000,
-        activated_at=now if status is ContractStatus.ACTIVE else None))
+        activated_at=None if status is ContractStatus.PENDING_PAYMENT else now))  # ended ones were active once
     add(ContractEvent(contract_id=contract.id, from_status=ContractStatus.PENDING_PAYMENT,
                       to_status=status, at=now))
     return contract
@@ -143,9 +143,13 @@ def make_account(role: Role, region: Region, *, institution: Institution | None 
 
 def make_wechat(region: Region, *links: tuple[Resident, Relation]) -> WechatAccount:
     account = add(WechatAccount(appid="wx0000000000000000", openid=f"o{next(_sequence):027d}", region_id=region.id))
+    consented = datetime(2026, 1, 2, tzinfo=timezone.utc)
     for resident, relation in links:
+        # Active links: one's own identity, or family a team member confirmed in person.
+        via = ProxyConfirmation.OWN_IDENTITY if relation is Relation.SELF else ProxyConfirmation.IN_PERSON
         add(FamilyLink(wechat_account_id=account.id, resident_id=resident.id, relation=relation,
-                       consent_at=datetime(2026, 1, 2, tzinfo=timezone.utc), consent_version="2026.1"))
+                       status=ProxyStatus.ACTIVE, confirmed_via=via, confirmed_at=consented, consent_at=consented,
+                       consent_version="2026.1"))
     return account
 
 

@@ -34,7 +34,7 @@ def test_openapi_document_is_valid_and_documents_errors_and_roles(client):
     validate(spec)
     operation = spec["paths"]["/api/admin/v1/contracts"]["get"]
     assert operation["security"] == [{"bearerAuth": []}]
-    assert set(operation["x-roles"]) == {"bureau_staff", "assessor", "institution_manager"}
+    assert set(operation["x-roles"]) == {"bureau_staff", "institution_manager"}
     assert "Error" in spec["components"]["schemas"]
 
 

@@ -158,6 +158,10 @@ def test_manual_scores_are_entered_with_evidence_within_the_indicator_points(cli
     url = f"{A}/schemes/{region25.scheme_id}/manual-scores"
     body = {"indicator_code": "M1", "institution_id": region25.institutions["X"], "points": "60.5",
             "evidence": "现场核查：制度文件齐全"}
+    draft = client.post(f"{A}/runs", json={"year": YEAR}, headers=region25.headers["bureau"]).get_json()
+    assigned = client.post(f"{A}/runs/{draft['id']}/assessors", headers=region25.headers["bureau"], json={
+        "account_id": region25.accounts["assessor"].id, "institution_id": region25.institutions["X"]})
+    assert assigned.status_code == 201, assigned.get_json()
     entered = client.put(url, json=body, headers=region25.headers["assessor"])
     assert entered.status_code == 200, entered.get_json()
     assert entered.get_json()["points"] == "60.500" and entered.get_json()["entered_by_role"] == "assessor"

@@ -8,7 +8,7 @@ from io import BytesIO
 import openpyxl
 import pytest
 
-from server.assessment import runs, schemes
+from server.assessment import assignments, runs, schemes
 from server.assessment.export import run_workbook
 from server.assessment.models import IndicatorScore, InstitutionResult
 from server.audit.models import AuditEvent
@@ -138,10 +138,16 @@ def test_an_institution_manager_gets_only_their_own_institution_once_published(a
     assert [r["机构编码"] for r in _table(book["全地区汇总"], "机构编码")] == [i1.code]
 
 
-def test_an_assessor_gets_the_whole_region(app, world):
+def test_an_assessor_gets_only_the_institutions_assigned_to_them(app, world):
     run = _run(world)
+    with pytest.raises(NotFound):
+        run_workbook(_actor(world, "assessor"), run.id)
+    assignments.assign(_actor(world, "bureau"), run.id, account_id=world.accounts["assessor"].id,
+                       institution_id=world.institutions["I2"].id)
     book = _open(run_workbook(_actor(world, "assessor"), run.id))
-    assert len(_table(book["全地区汇总"], "机构编码")) == 2 and len(book.sheetnames) == 3
+    i2 = world.institutions["I2"]
+    assert book.sheetnames == ["全地区汇总", i2.name]
+    assert [r["机构编码"] for r in _table(book["全地区汇总"], "机构编码")] == [i2.code]
 
 
 def test_a_run_of_another_region_is_not_found(app, world):

@@ -76,7 +76,7 @@ def test_below_the_minimum_denominator_the_region_level_is_scored(region25):
 def test_totals_on_and_just_below_each_grade_boundary(region25, total, grade):
     """The manual M1 brings X's total exactly onto the target; the grade follows the region's bands exactly."""
     manual = Decimal(total) - AUTO_TOTAL["X"]
-    schemes.enter_manual_score(_actor(region25, "assessor"), region25.scheme_id, {
+    schemes.enter_manual_score(_actor(region25), region25.scheme_id, {
         "indicator_code": "M1", "institution_id": region25.institutions["X"], "points": manual, "evidence": "现场核查记录"})
     run = runs.start_run(_actor(region25), year=YEAR, scheme_id=region25.scheme_id)
     result = _result(run.id, region25, "X")

@@ -12,6 +12,7 @@ from server.contracts.models import Contract
 from server.demo import seed
 from server.extensions import db
 from server.residents.models import Resident
+from server.servicerecords.models import ServiceRecord
 
 
 @pytest.fixture
@@ -25,6 +26,10 @@ def test_demo_region_has_the_promised_volume(demo):
     assert demo.claims and demo.survey_responses
     years = set(db.session.scalars(sa.select(Contract.period_year).distinct()))
     assert {2025, 2026} <= years
+    # Service starts once every share is in place [Z-2.2.2]: no visit before its contract became active.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceRecord).join(
+        Contract, Contract.id == ServiceRecord.contract_id).where(sa.or_(
+            Contract.activated_at.is_(None), ServiceRecord.served_at < Contract.activated_at))) == 0
     assert seed.demo_already_loaded()
     assert "bureau" in demo.describe()
 
@@ -50,6 +55,11 @@ def test_demo_accounts_sign_in_as_printed(client, demo):
     token = response.get_json()["token"]
     page = client.get("/api/admin/v1/contracts?per_page=5", headers={"Authorization": f"Bearer {token}"})
     assert page.get_json()["total"] >= 2000
+    assessor = client.post("/api/admin/v1/auth/login", json={"username": "assessor", "password": seed.PASSWORD})
+    headers = {"Authorization": f"Bearer {assessor.get_json()['token']}"}
+    assigned = client.get(f"/api/admin/v1/assessment/runs/{demo.assessment_run_id}/results", headers=headers)
+    assert [r["institution_code"] for r in assigned.get_json()["items"]] == [spec.code for spec in seed.ASSESSED]
+    assert client.get("/api/admin/v1/contracts", headers=headers).status_code == 403
 
 
 def test_loading_twice_is_refused(demo):

@@ -22,23 +22,27 @@ CALLERS = {
     "doctor": Role.TEAM_MEMBER,     # team T1 of institution I1
     "manager": Role.INSTITUTION_MANAGER,  # institution I1 (teams T1, T2)
     "bureau": Role.BUREAU_STAFF,    # region A
-    "assessor": Role.ASSESSOR,      # region A
+    "assessor": Role.ASSESSOR,      # region A; assigned to I1 in the runs `published_run` makes
     "bureau_b": Role.BUREAU_STAFF,  # region B
 }
-REGION_A = {"bureau", "assessor"}
+REGION_A = {"bureau"}
 
-# Which targets each caller may see, per kind of object (keys as in tests/factories.py).
-RESIDENTS = {"bureau": {"R1", "R2", "R3", "R5"}, "assessor": {"R1", "R2", "R3", "R5"}, "bureau_b": {"R4"},
+# Which targets each caller may see, per kind of object (keys as in tests/factories.py). The
+# assessor sees no person, team or staff member, and an institution only where assigned.
+RESIDENTS = {"bureau": {"R1", "R2", "R3", "R5"}, "bureau_b": {"R4"},
              "manager": {"R1", "R2", "R5"}, "doctor": {"R1", "R5"}, "resident": {"R1", "R5"},
              "resident_2": {"R2"}}
-INSTITUTIONS = {"bureau": {"I1", "I2"}, "assessor": {"I1", "I2"}, "bureau_b": {"I3"}, "manager": {"I1"}}
-TEAMS = {"bureau": {"T1", "T2", "T3"}, "assessor": {"T1", "T2", "T3"}, "bureau_b": {"T4"},
+INSTITUTIONS = {"bureau": {"I1", "I2"}, "bureau_b": {"I3"}, "manager": {"I1"}}
+ASSESSED = INSTITUTIONS | {"assessor": {"I1"}}  # in a run that assigns the assessor to I1
+TEAMS = {"bureau": {"T1", "T2", "T3"}, "bureau_b": {"T4"},
          "manager": {"T1", "T2"}, "doctor": {"T1"}}
 PACKAGES = {c: {"A"} for c in ("bureau", "assessor", "manager", "doctor", "resident", "resident_2")} | {
     "bureau_b": {"B"}}
 EVERYONE = {c: {"-"} for c in CALLERS if c != "anonymous"}
+OWN_IDENTITY = {"resident": {"R1"}, "resident_2": {"R2"}}  # whose own identity each account bound
 
 ADMIN = {Role.BUREAU_STAFF, Role.ASSESSOR, Role.INSTITUTION_MANAGER}
+MANAGING = {Role.BUREAU_STAFF, Role.INSTITUTION_MANAGER}
 STAFF = ADMIN | {Role.TEAM_MEMBER}
 
 
@@ -88,6 +92,21 @@ def fresh_id_number() -> str:
     return idcard.make("350625", date(1985, 6, 1), next(_id_numbers))
 
 
+def pending_proxy(w, target):
+    """An invitation to act for the target, from an account that does not yet act for them."""
+    import secrets
+    from server.common.timeutil import utcnow
+    from server.extensions import db
+    from server.residents.models import FamilyLink, ProxyStatus, Relation
+    holder = w.accounts["resident_2" if target in ("R1", "R5") else "resident"]
+    link = FamilyLink(wechat_account_id=holder.id, resident_id=w.residents[target].id, relation=Relation.PARENT,
+                      status=ProxyStatus.PENDING, invitation_code=secrets.token_hex(6).upper(),
+                      invitation_expires_at=utcnow() + timedelta(days=1))
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
 def yesterday() -> str:
     from datetime import datetime, timezone
     return (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat()
@@ -115,18 +134,37 @@ def scheme_of(w, target) -> int:
                                  copy_from_id=None).id
 
 
+def assigned_run(w, target):
+    """A draft run of this year in the target institution's region; region A's assessor is assigned to I1 in it."""
+    from server.assessment import assignments, runs
+    from server.common.timeutil import local_today
+    actor = _bureau_of(w, target)
+    run = runs.start_run(actor, year=local_today().year, scheme_id=scheme_of(w, target))
+    if run.region_id == w.regions["A"].id:
+        assignments.assign(actor, run.id, account_id=w.accounts["assessor"].id,
+                           institution_id=w.institutions["I1"].id)
+    return run
+
+
 def published_run(w, target) -> int:
-    """A published run of the target institution's region, still open for appeals."""
+    """A published run of the target institution's region, still open for appeals (region A's assessor on I1)."""
     from server.assessment import runs
     from server.assessment.models import AssessmentRun
     from server.common.timeutil import local_today
     from server.extensions import db
-    actor = _bureau_of(w, target)
-    run = runs.start_run(actor, year=local_today().year, scheme_id=scheme_of(w, target))
-    runs.publish(actor, run.id, published_on=date(2026, 9, 30))
+    run = assigned_run(w, target)
+    runs.publish(_bureau_of(w, target), run.id, published_on=date(2026, 9, 30))
     db.session.get(AssessmentRun, run.id).appeal_deadline = local_today() + timedelta(days=30)
     db.session.commit()
     return run.id
+
+
+def assignment_path(w, target):
+    from server.assessment.models import AssessorAssignment
+    from server.extensions import db
+    run_id = published_run(w, target)
+    assignment = db.session.query(AssessorAssignment).filter_by(run_id=run_id).one()
+    return f"{A}/assessment/runs/{run_id}/assessors/{assignment.id}"
 
 
 def result_path(w, target, suffix=""):
@@ -140,6 +178,8 @@ A = "/api/admin/v1"
 
 CASES = [
     Case("staff me", "GET", lambda w, t: f"{A}/me", STAFF, EVERYONE),
+    # Each test builds its own world, so a logout revokes only that test's token.
+    Case("staff logout", "POST", lambda w, t: f"{A}/auth/logout", STAFF, EVERYONE, ok=204, writes=True),
     Case("region", "GET", lambda w, t: f"{A}/region", ADMIN, EVERYONE),
     Case("rules list", "GET", lambda w, t: f"{A}/rules", ADMIN, EVERYONE),
     Case("rules create", "POST", lambda w, t: f"{A}/rules", {Role.BUREAU_STAFF}, EVERYONE, body=rules_body,
@@ -153,39 +193,39 @@ CASES = [
          writes=True),
     Case("institution get", "GET", lambda w, t: f"{A}/institutions/{w.institutions[t].id}", ADMIN, INSTITUTIONS,
          targets=I),
-    Case("agreement list", "GET", lambda w, t: f"{A}/agreements", ADMIN, INSTITUTIONS,
+    Case("agreement list", "GET", lambda w, t: f"{A}/agreements", MANAGING, INSTITUTIONS,
          list_ids=ids_of("institutions"), item_id="institution_id"),
     Case("agreement create", "POST", lambda w, t: f"{A}/agreements", {Role.BUREAU_STAFF}, INSTITUTIONS,
          targets=I, ok=409, writes=True,
          body=lambda w, t: {"institution_id": w.institutions[t].id, "agreement_no": "XY-NEW-1",
                             "period_start": "2027-01-01", "period_end": "2027-12-31"}),
-    Case("agreement get", "GET", lambda w, t: agreement_path(w, t), ADMIN, INSTITUTIONS, targets=I),
+    Case("agreement get", "GET", lambda w, t: agreement_path(w, t), MANAGING, INSTITUTIONS, targets=I),
     Case("agreement status", "POST", lambda w, t: agreement_path(w, t, "/status"), {Role.BUREAU_STAFF},
          INSTITUTIONS, targets=I, writes=True, body=lambda w, t: {"status": "suspended", "reason": "考核不合格"}),
-    Case("agreement events", "GET", lambda w, t: agreement_path(w, t, "/events"), ADMIN, INSTITUTIONS, targets=I),
-    Case("team list", "GET", lambda w, t: f"{A}/teams", ADMIN, TEAMS, list_ids=ids_of("teams")),
+    Case("agreement events", "GET", lambda w, t: agreement_path(w, t, "/events"), MANAGING, INSTITUTIONS, targets=I),
+    Case("team list", "GET", lambda w, t: f"{A}/teams", MANAGING, TEAMS, list_ids=ids_of("teams")),
     Case("team create", "POST", lambda w, t: f"{A}/teams", {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I,
          ok=201, writes=True, body=lambda w, t: {"institution_id": w.institutions[t].id, "name": "新团队",
                                                  "capacity": 300}),
-    Case("team get", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}", ADMIN, TEAMS, targets=T),
-    Case("team members", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}/members", ADMIN, TEAMS, targets=T),
+    Case("team get", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}", MANAGING, TEAMS, targets=T),
+    Case("team members", "GET", lambda w, t: f"{A}/teams/{w.teams[t].id}/members", MANAGING, TEAMS, targets=T),
     Case("team member add", "POST", lambda w, t: f"{A}/teams/{w.teams[t].id}/members", {Role.INSTITUTION_MANAGER},
          TEAMS, targets=T, ok=409, writes=True,
          body=lambda w, t: {"staff_id": w.doctors[t].id, "joined_on": "2026-02-01"}),
     Case("team member end", "POST", lambda w, t: membership_path(w, t), {Role.INSTITUTION_MANAGER}, TEAMS,
          targets=T, writes=True, body=lambda w, t: {"left_on": "2026-06-30"}),
-    Case("staff list", "GET", lambda w, t: f"{A}/staff", ADMIN, TEAMS, list_ids=staff_ids),
+    Case("staff list", "GET", lambda w, t: f"{A}/staff", MANAGING, TEAMS, list_ids=staff_ids),
     Case("staff create", "POST", lambda w, t: f"{A}/staff", {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I,
          ok=201, writes=True, body=lambda w, t: {"institution_id": w.institutions[t].id, "name": "林医生",
                                                  "kind": "doctor", "phone": "13912345678"}),
-    Case("package list", "GET", lambda w, t: f"{A}/packages", ADMIN, PACKAGES,
+    Case("package list", "GET", lambda w, t: f"{A}/packages", MANAGING, PACKAGES,
          list_ids=lambda w, keys: {w.packages[k].package_id for k in keys}),
-    Case("package get", "GET", lambda w, t: f"{A}/packages/{w.packages[t].package_id}", ADMIN, PACKAGES,
+    Case("package get", "GET", lambda w, t: f"{A}/packages/{w.packages[t].package_id}", MANAGING, PACKAGES,
          targets=("A", "B")),
-    Case("resident list", "GET", lambda w, t: f"{A}/residents", ADMIN, RESIDENTS, list_ids=ids_of("residents")),
-    Case("resident get", "GET", lambda w, t: f"{A}/residents/{w.residents[t].id}", ADMIN, RESIDENTS, targets=R),
-    Case("contract list", "GET", lambda w, t: f"{A}/contracts", ADMIN, RESIDENTS, list_ids=ids_of("contracts")),
-    Case("contract get", "GET", lambda w, t: f"{A}/contracts/{w.contracts[t].id}", ADMIN, RESIDENTS, targets=R),
+    Case("resident list", "GET", lambda w, t: f"{A}/residents", MANAGING, RESIDENTS, list_ids=ids_of("residents")),
+    Case("resident get", "GET", lambda w, t: f"{A}/residents/{w.residents[t].id}", MANAGING, RESIDENTS, targets=R),
+    Case("contract list", "GET", lambda w, t: f"{A}/contracts", MANAGING, RESIDENTS, list_ids=ids_of("contracts")),
+    Case("contract get", "GET", lambda w, t: f"{A}/contracts/{w.contracts[t].id}", MANAGING, RESIDENTS, targets=R),
     Case("contract terminate", "POST", lambda w, t: f"{A}/contracts/{w.contracts[t].id}/terminate",
          {Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF}, RESIDENTS, targets=R, writes=True,
          body=lambda w, t: {"reason": "机构决定终止"}),
@@ -193,8 +233,8 @@ CASES = [
     Case("scheme create", "POST", lambda w, t: f"{A}/assessment/schemes", {Role.BUREAU_STAFF}, EVERYONE, ok=201,
          writes=True, body=lambda w, t: {"year": 2026, "name": "2026年度考核方案"}),
     Case("run list", "GET", lambda w, t: f"{A}/assessment/runs", ADMIN, EVERYONE),
-    Case("run result", "GET", lambda w, t: result_path(w, t), ADMIN, INSTITUTIONS, targets=I),
-    Case("run explain", "GET", lambda w, t: result_path(w, t, "/indicators/Q2/entries"), ADMIN, INSTITUTIONS,
+    Case("run result", "GET", lambda w, t: result_path(w, t), ADMIN, ASSESSED, targets=I),
+    Case("run explain", "GET", lambda w, t: result_path(w, t, "/indicators/Q2/entries"), ADMIN, ASSESSED,
          targets=I),
     Case("run acknowledge", "POST", lambda w, t: result_path(w, t, "/acknowledge"), {Role.INSTITUTION_MANAGER},
          INSTITUTIONS, targets=I, writes=True),
@@ -203,12 +243,21 @@ CASES = [
     Case("appeal file", "POST", lambda w, t: f"{A}/assessment/runs/{published_run(w, t)}/appeals",
          {Role.INSTITUTION_MANAGER}, INSTITUTIONS, targets=I, ok=201, writes=True,
          body=lambda w, t: {"institution_id": w.institutions[t].id, "reason": "随访记录漏计，请复核"}),
-    Case("manual score", "PUT", lambda w, t: f"{A}/assessment/schemes/{scheme_of(w, t)}/manual-scores",
-         {Role.BUREAU_STAFF, Role.ASSESSOR}, INSTITUTIONS, targets=I, writes=True,
+    Case("manual score", "PUT", lambda w, t: f"{A}/assessment/schemes/{assigned_run(w, t).scheme_id}/manual-scores",
+         {Role.BUREAU_STAFF, Role.ASSESSOR}, ASSESSED, targets=I, writes=True,
          body=lambda w, t: {"indicator_code": "S1", "institution_id": w.institutions[t].id, "points": "2",
                             "evidence": "现场核查记录"}),
+    Case("assessor list", "GET", lambda w, t: f"{A}/assessment/runs/{published_run(w, t)}/assessors",
+         {Role.BUREAU_STAFF}, INSTITUTIONS, targets=I),
+    Case("assessor assign", "POST", lambda w, t: f"{A}/assessment/runs/{published_run(w, t)}/assessors",
+         {Role.BUREAU_STAFF}, {"bureau": {"I1", "I2"}}, targets=I, writes=True,
+         ok=(201, 409),  # the run assigns the assessor to I1 already; region B has no assessor of region A
+         body=lambda w, t: {"account_id": w.accounts["assessor"].id, "institution_id": w.institutions[t].id}),
+    Case("assessor withdraw", "DELETE", lambda w, t: assignment_path(w, t), {Role.BUREAU_STAFF},
+         {"bureau": {"I1"}}, targets=("I1",), ok=204, writes=True),
     Case("audit events", "GET", lambda w, t: f"{A}/audit-events", {Role.BUREAU_STAFF}, EVERYONE),
     Case("mp me", "GET", lambda w, t: "/api/mp/v1/me", {Role.RESIDENT}, EVERYONE),
+    Case("mp logout", "POST", lambda w, t: "/api/mp/v1/auth/logout", {Role.RESIDENT}, EVERYONE, ok=204, writes=True),
     Case("mp resident", "GET", lambda w, t: f"/api/mp/v1/residents/{w.residents[t].id}", {Role.RESIDENT},
          RESIDENTS, targets=R),
     Case("mp contracts", "GET", lambda w, t: "/api/mp/v1/contracts", {Role.RESIDENT}, RESIDENTS,
@@ -234,6 +283,8 @@ CASES = [
          {Role.RESIDENT}, RESIDENTS, targets=R),
     Case("mp payment", "POST", lambda w, t: f"/api/mp/v1/contracts/{w.contracts[t].id}/payment",
          {Role.RESIDENT}, RESIDENTS, targets=R, ok=422, writes=True),
+    Case("mp payment check", "POST", lambda w, t: f"/api/mp/v1/contracts/{w.contracts[t].id}/payment/check",
+         {Role.RESIDENT}, RESIDENTS, targets=R, writes=True),  # paid already: nothing to ask WeChat Pay
     Case("mp renew", "POST", lambda w, t: f"/api/mp/v1/contracts/{w.contracts[t].id}/renew", {Role.RESIDENT},
          RESIDENTS, targets=R, ok=(201, 422), writes=True, body=lambda w, t: {"consent": True}),
     Case("mp change team", "POST", lambda w, t: f"/api/mp/v1/contracts/{w.contracts[t].id}/change-team",
@@ -243,6 +294,14 @@ CASES = [
          RESIDENTS, targets=R, writes=True, body=lambda w, t: {"reason": "暂不需要"}),
     Case("mp family remove", "DELETE", lambda w, t: f"/api/mp/v1/me/family/{w.residents[t].id}", {Role.RESIDENT},
          {"resident": {"R1", "R5"}, "resident_2": {"R2"}}, targets=R, ok=(204, 422), writes=True),
+    Case("mp proxies on me", "GET", lambda w, t: "/api/mp/v1/me/proxies-on-me", {Role.RESIDENT}, EVERYONE),
+    Case("mp accept proxy", "POST", lambda w, t: f"/api/mp/v1/me/proxies-on-me/{pending_proxy(w, t).id}/accept",
+         {Role.RESIDENT}, OWN_IDENTITY, targets=R, writes=True),
+    Case("mp end proxy on me", "DELETE", lambda w, t: f"/api/mp/v1/me/proxies-on-me/{pending_proxy(w, t).id}",
+         {Role.RESIDENT}, OWN_IDENTITY, targets=R, ok=204, writes=True),
+    Case("doctor proxy confirmation", "POST", lambda w, t: "/api/doctor/v1/proxy-confirmations", {Role.TEAM_MEMBER},
+         EVERYONE, ok=201, writes=True, body=lambda w, t: {
+             "invitation_code": pending_proxy(w, "R3").invitation_code, "documents_seen": ["id_card"]}),
     Case("mp service records", "GET", lambda w, t: "/api/mp/v1/service-records", {Role.RESIDENT}, RESIDENTS,
          list_ids=lambda w, keys: {w.records[k].id for k in keys}),
     Case("mp confirm", "POST", lambda w, t: f"/api/mp/v1/service-records/{w.records[t].id}/confirm",
@@ -257,6 +316,8 @@ CASES = [
          lambda w, t: f"/api/mp/v1/survey-invitations/{w.invitations[t].id}/response", {Role.RESIDENT}, RESIDENTS,
          targets=R, ok=201, writes=True,
          body=lambda w, t: {"score_ability": 5, "score_attitude": 5, "score_timeliness": 5, "score_overall": 5}),
+    Case("doctor logout", "POST", lambda w, t: "/api/doctor/v1/auth/logout", {Role.TEAM_MEMBER}, EVERYONE, ok=204,
+         writes=True),
     Case("doctor patients", "GET", lambda w, t: "/api/doctor/v1/patients", {Role.TEAM_MEMBER}, RESIDENTS,
          list_ids=ids_of("contracts")),
     Case("doctor patient", "GET", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}", {Role.TEAM_MEMBER},

@@ -36,6 +36,9 @@ class AssessmentScheme(IdMixin, TimestampMixin, db.Model):
 
     __tablename__ = "assessment_scheme"
     __region_wide__ = "region_id"
+    __scope__ = {Level.ASSIGNMENT: lambda ids: AssessmentScheme.id.in_(
+        sa.select(AssessmentRun.scheme_id).join(AssessorAssignment, AssessorAssignment.run_id == AssessmentRun.id)
+        .where(AssessorAssignment.id.in_(ids)))}
 
     region_id: Mapped[int] = fk("region.id")
     year: Mapped[int] = mapped_column(sa.Integer)
@@ -83,6 +86,8 @@ class AssessmentRun(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "assessment_run"
     __table_args__ = (sa.UniqueConstraint("region_id", "year", "run_version"),)
     __region_wide__ = "region_id"
+    __scope__ = {Level.ASSIGNMENT: lambda ids: AssessmentRun.id.in_(
+        sa.select(AssessorAssignment.run_id).where(AssessorAssignment.id.in_(ids)))}
 
     region_id: Mapped[int] = fk("region.id")
     year: Mapped[int] = mapped_column(sa.Integer)
@@ -99,6 +104,33 @@ class AssessmentRun(IdMixin, TimestampMixin, db.Model):
     scheme_snapshot: Mapped[dict] = mapped_column(JSONType, default=dict)
 
 
+class AssessorAssignment(IdMixin, db.Model):
+    """A third-party assessor's assignment (评估任务分配) to one institution in one run, made by the bureau.
+
+    An assessor sees nothing else: the run, its scheme, and this institution's result and
+    drill-down in it, and scores this institution's manual indicators of that scheme.
+    """
+
+    __tablename__ = "assessor_assignment"
+    __table_args__ = (sa.UniqueConstraint("run_id", "account_id", "institution_id"),)
+    __scope__ = {
+        Level.REGION: lambda ids: AssessorAssignment.run_id.in_(
+            sa.select(AssessmentRun.id).where(AssessmentRun.region_id.in_(ids))),
+        Level.ASSIGNMENT: "id",
+    }
+
+    run_id: Mapped[int] = fk("assessment_run.id")
+    account_id: Mapped[int] = fk("user_account.id")  # the assessor's
+    institution_id: Mapped[int] = fk("institution.id")
+    assigned_by_account_id: Mapped[int] = fk("user_account.id", index=False)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def _assigned(ids: frozenset[int], model: type, *where) -> sa.Exists:
+    """Whether one of the assignments `ids` covers the row of `model` that the conditions name."""
+    return sa.exists().where(AssessorAssignment.id.in_(ids), *where).correlate(model)
+
+
 class InstitutionResult(IdMixin, db.Model):
     """An institution's total and grade in a run (机构考核结果)."""
 
@@ -107,6 +139,9 @@ class InstitutionResult(IdMixin, db.Model):
     __scope__ = {
         Level.REGION: lambda ids: InstitutionResult.run_id.in_(
             sa.select(AssessmentRun.id).where(AssessmentRun.region_id.in_(ids))),
+        Level.ASSIGNMENT: lambda ids: _assigned(
+            ids, InstitutionResult, AssessorAssignment.run_id == InstitutionResult.run_id,
+            AssessorAssignment.institution_id == InstitutionResult.institution_id),
         Level.INSTITUTION: "institution_id",
     }
 
@@ -153,6 +188,9 @@ class IndicatorEntry(IdMixin, db.Model):
     __scope__ = {
         Level.REGION: lambda ids: IndicatorEntry.run_id.in_(
             sa.select(AssessmentRun.id).where(AssessmentRun.region_id.in_(ids))),
+        Level.ASSIGNMENT: lambda ids: _assigned(
+            ids, IndicatorEntry, AssessorAssignment.run_id == IndicatorEntry.run_id,
+            AssessorAssignment.institution_id == IndicatorEntry.institution_id),
         Level.INSTITUTION: "institution_id",
     }
 
@@ -183,6 +221,9 @@ class ManualScore(IdMixin, TimestampMixin, db.Model):
     __scope__ = {
         Level.REGION: lambda ids: ManualScore.institution_id.in_(
             sa.select(Institution.id).where(Institution.region_id.in_(ids))),
+        Level.ASSIGNMENT: lambda ids: _assigned(
+            ids, ManualScore, AssessorAssignment.institution_id == ManualScore.institution_id,
+            AssessmentRun.id == AssessorAssignment.run_id, AssessmentRun.scheme_id == ManualScore.scheme_id),
         Level.INSTITUTION: "institution_id",
     }
 

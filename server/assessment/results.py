@@ -1,8 +1,9 @@
 """What a run tells each institution (考核结果): results, the drill-down behind a score, informing, appeals.
 
-Institutions see their own results once the run is published; bureau staff and assessors
-see every institution of the region, drafts included. Every drill-down read lists people,
-so it is audited like any other staff read of a person.
+Institutions see their own results once the run is published; bureau staff see every
+institution of the region, drafts included, and an assessor the institutions assigned to them
+in a run, people's names masked. Every drill-down read lists people, so it is audited like
+any other staff read of a person.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from server.contracts.models import Contract
 from server.errors import Conflict, NotFound, RuleViolation
 from server.extensions import db
 from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select, visible
+from server.identity.scoping import require_role, scoped_select, shown_name, visible
 from server.institutions.models import Institution
 from server.residents.models import Resident
 
@@ -168,8 +169,9 @@ def explain(actor: Actor, run_id: int, institution_id: int, indicator_code: str,
         .outerjoin(Resident, Resident.id == IndicatorEntry.resident_id)
         .outerjoin(Contract, Contract.id == IndicatorEntry.contract_id)
         .where(*where).order_by(IndicatorEntry.id), page)
-    items = [ExplainLine(e.subject_type, e.subject_id, e.resident_id, name, id_number, e.contract_id, contract_no,
-                         e.numerator * metric.scale, e.denominator, e.evidence.split(",") if e.evidence else [])
+    items = [ExplainLine(e.subject_type, e.subject_id, e.resident_id, shown_name(actor, name), id_number,
+                         e.contract_id, contract_no, e.numerator * metric.scale, e.denominator,
+                         e.evidence.split(",") if e.evidence else [])
              for e, name, id_number, contract_no in listed.items]
     with transaction():
         audit.record(actor, "assessment_result.explain", "assessment_run", run.id,

@@ -200,9 +200,9 @@ def summary(run_id: int) -> list[tuple[str, str, Decimal, str]]:
 
 
 def _visible_runs(actor: Actor) -> sa.Select:
-    """Institutions see a run once it is published; the bureau and assessors see drafts too."""
+    """Institutions see a run once it is published; the bureau and assessors (in their assigned runs) see drafts too."""
     stmt = scoped_select(AssessmentRun, actor)
-    if actor.level is not Level.REGION:
+    if actor.level not in (Level.REGION, Level.ASSIGNMENT):
         stmt = stmt.where(AssessmentRun.status == RunStatus.PUBLISHED)
     return stmt
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from server.assessment.metrics import ATTRIBUTIONS, METRICS
 from server.assessment.models import GROUP_NAMES, AppealStatus, IndicatorGroup, RunStatus
 from server.regions.rules import GRADE_NAMES
-from server.web.schemas import MaskedIdNumber, PageArgsSchema, StrictBoolean
+from server.web.schemas import DecimalString, FreeText, MaskedIdNumber, PageArgsSchema, StrictBoolean
 
 FALLBACKS = ("full", "zero", "proportional")
 
@@ -45,8 +45,7 @@ class IndicatorSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9_]{0,31}$", error="指标编码格式有误"))
     group = fields.Enum(IndicatorGroup, by_value=True, required=True)
     name = fields.String(required=True, validate=validate.Length(min=2, max=128))
-    points = fields.Decimal(required=True, as_string=True, places=3,
-                            metadata={"type": "string", "format": "decimal", "description": "分值"})
+    points = DecimalString(required=True, places=3, metadata={"description": "分值"})
     method = fields.String(required=True, validate=validate.OneOf(("auto", "manual")))
     rule = fields.Dict(load_default=dict)
 
@@ -105,9 +104,9 @@ class ManualScoreSchema(Schema):
     id = fields.Integer(dump_only=True)
     indicator_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     institution_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    points = fields.Decimal(required=True, as_string=True, places=3, validate=_not_negative,
-                            metadata={"type": "string", "format": "decimal", "description": "得分，不超过指标分值"})
-    evidence = fields.String(required=True, validate=validate.Length(min=2, max=4000, error="请填写评分依据"),
+    points = DecimalString(required=True, places=3, validate=_not_negative,
+                           metadata={"description": "得分，不超过指标分值"})
+    evidence = FreeText(required=True, validate=validate.Length(min=2, max=4000, error="请填写评分依据"),
                              metadata={"description": "评分依据（现场核查记录、材料清单等）"})
     entered_by_account_id = fields.Integer(dump_only=True)
     entered_by_role = fields.String(dump_only=True)
@@ -149,7 +148,7 @@ class ResultSchema(Schema):
     institution_code = fields.String()
     institution_name = fields.String()
     signed_heads = fields.Integer(attribute="result.signed_heads", metadata={"description": "年末签约人数"})
-    total_points = fields.Decimal(attribute="result.total_points", as_string=True)
+    total_points = DecimalString(attribute="result.total_points")
     grade = fields.String(attribute="result.grade")
     grade_name = fields.Function(lambda row: GRADE_NAMES.get(row.result.grade, row.result.grade))
     informed_at = fields.DateTime(attribute="result.informed_at", allow_none=True,
@@ -168,11 +167,11 @@ class ScoreLineSchema(Schema):
     group_name = fields.Function(lambda line: GROUP_NAMES.get(line.group, line.group))
     name = fields.String()
     method = fields.String()
-    max_points = fields.Decimal(as_string=True)
-    numerator = fields.Decimal(as_string=True, allow_none=True)
-    denominator = fields.Decimal(as_string=True, allow_none=True)
-    value = fields.Decimal(as_string=True, allow_none=True)
-    points = fields.Decimal(as_string=True)
+    max_points = DecimalString()
+    numerator = DecimalString(allow_none=True)
+    denominator = DecimalString(allow_none=True)
+    value = DecimalString(allow_none=True)
+    points = DecimalString()
     note = fields.String()
 
 
@@ -200,8 +199,8 @@ class ExplainLineSchema(Schema):
     id_number = MaskedIdNumber(allow_none=True, metadata={"description": "脱敏身份证号"})
     contract_id = fields.Integer(allow_none=True)
     contract_no = fields.String(allow_none=True)
-    numerator = fields.Decimal(as_string=True)
-    denominator = fields.Decimal(as_string=True)
+    numerator = DecimalString()
+    denominator = DecimalString()
     evidence = fields.List(fields.String(), metadata={"description": "计数所依据的记录编号"})
 
 
@@ -210,8 +209,8 @@ class ExplanationSchema(Schema):
     metric = fields.String()
     description = fields.String()
     evidence = fields.String(metadata={"description": "明细中记录编号的含义"})
-    numerator = fields.Decimal(as_string=True, metadata={"description": "全部明细（按筛选）的分子合计"})
-    denominator = fields.Decimal(as_string=True, metadata={"description": "全部明细（按筛选）的分母合计"})
+    numerator = DecimalString(metadata={"description": "全部明细（按筛选）的分子合计"})
+    denominator = DecimalString(metadata={"description": "全部明细（按筛选）的分母合计"})
     items = fields.List(fields.Nested(ExplainLineSchema), required=True)
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
@@ -222,12 +221,12 @@ class NewAppealSchema(Schema):
     institution_id = fields.Integer(required=True, validate=validate.Range(min=1))
     indicator_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
                                    metadata={"description": "针对某一指标申诉；为空则针对总分"})
-    reason = fields.String(required=True, validate=validate.Length(min=5, max=4000, error="申诉理由应为5到4000字"))
+    reason = FreeText(required=True, validate=validate.Length(min=5, max=4000, error="申诉理由应为5到4000字"))
 
 
 class AppealDecisionSchema(Schema):
     upheld = StrictBoolean(required=True, metadata={"description": "申诉是否成立"})
-    answer = fields.String(required=True, validate=validate.Length(min=2, max=4000))
+    answer = FreeText(required=True, validate=validate.Length(min=2, max=4000))
 
 
 class AppealQuerySchema(PageArgsSchema):
@@ -246,3 +245,27 @@ class AppealSchema(Schema):
     created_at = fields.DateTime()
     decided_by_account_id = fields.Integer(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
+
+
+class NewAssignmentSchema(Schema):
+    account_id = fields.Integer(required=True, validate=validate.Range(min=1),
+                                metadata={"description": "第三方评估人员的账号"})
+    institution_id = fields.Integer(required=True, validate=validate.Range(min=1),
+                                    metadata={"description": "分配给其评估的机构（须在该次考核中）"})
+
+
+class AssignmentSchema(Schema):
+    id = fields.Integer(attribute="assignment.id")
+    run_id = fields.Integer(attribute="assignment.run_id")
+    account_id = fields.Integer(attribute="assignment.account_id")
+    assessor_name = fields.String()
+    institution_id = fields.Integer(attribute="assignment.institution_id")
+    institution_code = fields.String()
+    institution_name = fields.String()
+    assigned_by_account_id = fields.Integer(attribute="assignment.assigned_by_account_id")
+    assigned_at = fields.DateTime(attribute="assignment.assigned_at")
+
+
+class AssignmentQuerySchema(PageArgsSchema):
+    account_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    institution_id = fields.Integer(load_default=None, validate=validate.Range(min=1))

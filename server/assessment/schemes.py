@@ -6,13 +6,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from server.assessment.default_scheme import DEFAULT_INDICATORS, DEFAULT_SETTINGS
-from server.assessment.models import AssessmentIndicator, AssessmentScheme, IndicatorGroup, ManualScore
+from server.assessment.models import (
+    AssessmentIndicator, AssessmentRun, AssessmentScheme, AssessorAssignment, IndicatorGroup, ManualScore,
+)
 from server.audit import services as audit
 from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
+from server.identity.roles import Actor, Level, Role
 from server.identity.scoping import get_visible, require_role, scoped_select
 from server.institutions.models import Institution
 
@@ -91,6 +93,8 @@ def list_manual_scores(actor: Actor, scheme_id: int, page: PageRequest, *, indic
 def enter_manual_score(actor: Actor, scheme_id: int, data: dict) -> ManualScore:
     """Bureau staff or a third-party assessor score a manual indicator for an institution, with evidence.
 
+    An assessor scores only the institutions assigned to them in a run of this scheme.
+
     Entering again replaces the score; the audit trail keeps what it was. A run takes the
     scores as they are when it starts, so a published run keeps the ones it used.
     """
@@ -107,6 +111,8 @@ def enter_manual_score(actor: Actor, scheme_id: int, data: dict) -> ManualScore:
             raise RuleViolation(f"得分不能超过该指标分值{indicator.points.normalize()}分", code="POINTS_ABOVE_INDICATOR",
                                 details={"max_points": str(indicator.points)})
         institution = get_visible(Institution, data["institution_id"], actor)
+        if actor.level is Level.ASSIGNMENT:
+            _require_assignment(actor, scheme, institution)
         score = db.session.scalars(sa.select(ManualScore).where(
             ManualScore.scheme_id == scheme.id, ManualScore.indicator_code == indicator.code,
             ManualScore.institution_id == institution.id).with_for_update()).first()
@@ -121,3 +127,12 @@ def enter_manual_score(actor: Actor, scheme_id: int, data: dict) -> ManualScore:
                      {"scheme_id": scheme.id, "indicator": indicator.code, "institution_id": institution.id,
                       "points": str(data["points"]), "before": before})
     return score
+
+
+def _require_assignment(actor: Actor, scheme: AssessmentScheme, institution: Institution) -> None:
+    """An institution the assessor sees through another run's assignment is not theirs to score here."""
+    assigned = db.session.scalar(sa.select(
+        scoped_select(AssessorAssignment, actor).join(AssessmentRun, AssessmentRun.id == AssessorAssignment.run_id)
+        .where(AssessmentRun.scheme_id == scheme.id, AssessorAssignment.institution_id == institution.id).exists()))
+    if not assigned:
+        raise NotFound()

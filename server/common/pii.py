@@ -76,6 +76,13 @@ def mask_id_number(value: str | None) -> str | None:
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
 
 
+def mask_name(value: str | None) -> str | None:
+    """`王秀英` → `王**`: the first character stays, so a name is recognised but not learned."""
+    if not value:
+        return value
+    return value[0] + "*" * (len(value) - 1) if len(value) > 1 else "*"
+
+
 def mask_phone(value: str | None) -> str | None:
     """`13812345678` → `138****5678`."""
     if not value:
@@ -85,9 +92,10 @@ def mask_phone(value: str | None) -> str | None:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
-# 18-character resident ID numbers and mainland mobile numbers inside free text.
+# 18-character resident ID numbers and mainland mobile numbers inside free text; a mobile number
+# also as written with the country code (+86, 0086) or in groups (138 1234 5678, 138-1234-5678).
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
 
 
 def scrub(text: str) -> str:

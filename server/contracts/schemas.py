@@ -2,7 +2,8 @@
 from marshmallow import Schema, fields, validate
 
 from server.contracts.states import ContractStatus
-from server.web.schemas import PageArgsSchema, consent_field
+from server.payments.models import OrderStatus
+from server.web.schemas import FreeText, PageArgsSchema, consent_field
 
 
 class ContractEventSchema(Schema):
@@ -57,7 +58,7 @@ class ContractQuerySchema(PageArgsSchema):
 
 
 class TerminateSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
+    reason = FreeText(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
 
 
 class SignSchema(Schema):
@@ -75,11 +76,11 @@ class RenewSchema(Schema):
 
 class ChangeTeamSchema(Schema):
     team_id = fields.Integer(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
+    reason = FreeText(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的原因"))
 
 
 class CancelSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=80, error="请填写2到80字的原因"))
+    reason = FreeText(required=True, validate=validate.Length(min=2, max=80, error="请填写2到80字的原因"))
 
 
 class ItemUsageSchema(Schema):
@@ -94,7 +95,8 @@ class ItemUsageSchema(Schema):
 class PaymentSchema(Schema):
     out_trade_no = fields.String()
     amount_fen = fields.Integer()
-    status = fields.Function(lambda o: o.status.value)
+    status = fields.Enum(OrderStatus, by_value=True,
+                         metadata={"description": "created 待支付，paid 已支付，closed 已关闭，refunded 已全额退款"})
     paid_at = fields.DateTime(allow_none=True)
 
 
@@ -136,3 +138,12 @@ class PaymentParamsSchema(Schema):
 
     out_trade_no = fields.String()
     params = fields.Dict(metadata={"description": "timeStamp, nonceStr, package, signType, paySign"})
+
+
+class PaymentCheckSchema(Schema):
+    """The contract after WeChat Pay was asked about its open orders: `active` once the personal share is in."""
+
+    contract_id = fields.Integer()
+    status = fields.Enum(ContractStatus, by_value=True, metadata={"description": "签约状态：active 即已生效"})
+    activated_at = fields.DateTime(allow_none=True)
+    orders = fields.List(fields.Nested(PaymentSchema), metadata={"description": "该签约的全部缴费订单，按创建先后"})

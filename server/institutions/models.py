@@ -24,11 +24,16 @@ class MedicalCommunity(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(128))
 
 
+def _assigned_institutions(ids):
+    from server.assessment.models import AssessorAssignment  # assessment builds on institutions
+    return Institution.id.in_(sa.select(AssessorAssignment.institution_id).where(AssessorAssignment.id.in_(ids)))
+
+
 class Institution(IdMixin, TimestampMixin, db.Model):
     """A primary-care institution (基层医疗卫生机构): the unit that is assessed and paid."""
 
     __tablename__ = "institution"
-    __scope__ = {Level.REGION: "region_id", Level.INSTITUTION: "id"}
+    __scope__ = {Level.REGION: "region_id", Level.ASSIGNMENT: _assigned_institutions, Level.INSTITUTION: "id"}
 
     region_id: Mapped[int] = fk("region.id")
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)  # 定点医药机构编码

@@ -4,7 +4,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.prescriptions.models import PrescriptionStatus
-from server.web.schemas import PageArgsSchema, StrictBoolean
+from server.web.schemas import DecimalString, FreeText, PageArgsSchema, StrictBoolean
 
 # ---------------------------------------------------------------- output
 
@@ -17,7 +17,7 @@ class PrescriptionItemSchema(Schema):
     specification = fields.String()
     dosage = fields.String()
     frequency = fields.String()
-    quantity = fields.Decimal(as_string=True)
+    quantity = DecimalString()
     unit = fields.String()
 
 
@@ -25,7 +25,7 @@ class DispensingSchema(Schema):
     id = fields.Integer()
     prescription_item_id = fields.Integer()
     dispensed_on = fields.Date()
-    quantity = fields.Decimal(as_string=True)
+    quantity = DecimalString()
 
 
 class PrescriptionSchema(Schema):
@@ -77,13 +77,13 @@ class PrescriptionWithWarningsSchema(DoctorPrescriptionSchema):
 _NOT_BLANK = validate.Regexp(r"\S", error="不能为空白")
 
 
-def _text(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
+def _text(max_length: int, *, required: bool = True, free_text: bool = False, **kwargs) -> fields.String:
     checks = [validate.Length(min=1 if required else 0, max=max_length, error=f"长度应在1到{max_length}个字符之间"
                               if required else f"长度不能超过{max_length}个字符")]
     if required:
         checks.append(_NOT_BLANK)
     options = {"required": True} if required else {"load_default": ""}
-    return fields.String(validate=checks, **options, **kwargs)
+    return (FreeText if free_text else fields.String)(validate=checks, **options, **kwargs)
 
 
 MAX_QUANTITY = Decimal("99999999.99")
@@ -96,8 +96,8 @@ def _check_quantity(value: Decimal) -> None:
         raise ValidationError("数量最多保留两位小数")
 
 
-def _quantity(**kwargs) -> fields.Decimal:
-    return fields.Decimal(required=True, as_string=True, validate=_check_quantity, **kwargs)
+def _quantity(**kwargs) -> DecimalString:
+    return DecimalString(required=True, validate=_check_quantity, **kwargs)
 
 
 class PrescriptionItemInputSchema(Schema):
@@ -122,7 +122,8 @@ class IssuePrescriptionSchema(Schema):
     weeks = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, error="处方周数应为正整数"),
                            metadata={"description": "处方用量周数：常规不超过4周，病情稳定者最长12周（以本地区细则为准）"})
     stable_patient = StrictBoolean(load_default=False, metadata={"description": "医生判定病情稳定"})
-    stability_assessment = _text(2000, required=False, metadata={"description": "病情稳定性评估（超过常规周数时必填）"})
+    stability_assessment = _text(2000, required=False, free_text=True,
+                                 metadata={"description": "病情稳定性评估（超过常规周数时必填）"})
     patient_confirmed = StrictBoolean(load_default=False,
                                       metadata={"description": "患者已确认长期处方（超过常规周数时必须为 true）"})
     continued_from = fields.Nested(ContinuedFromSchema, load_default=None, allow_none=True,

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from server.regions.rules import GRADES, NATIONAL_LONG_TERM_EXCLUSIONS
-from server.web.schemas import StrictBoolean
+from server.web.schemas import DecimalString, StrictBoolean
 
 def _iso_date(value: str | None) -> None:
     if value is None:
@@ -52,8 +52,7 @@ class OtherFundPopulationSchema(Schema):
 
 class GradeBandSchema(Schema):
     grade = fields.String(required=True, validate=validate.OneOf(GRADES, error="等次应为 excellent/good/pass/fail"))
-    min = fields.Decimal(required=True, as_string=True, validate=_score_bound, metadata={
-        "type": "string", "format": "decimal", "description": "本等次最低分（含），0到100，十进制字符串"})
+    min = DecimalString(required=True, validate=_score_bound, metadata={"description": "本等次最低分（含），0到100"})
 
     @post_load
     def _as_json(self, data, **kwargs):
@@ -152,7 +151,15 @@ class HolidayDaySchema(Schema):
 
 
 class HolidayArrangementSchema(Schema):
+    """A year's arrangement as stored: no document and no days for a year nobody entered."""
+
     year = fields.Integer(dump_only=True)
+    document_no = fields.String(metadata={"description": "国务院办公厅通知文号"})
+    days = fields.List(fields.Nested(HolidayDaySchema),
+                       metadata={"description": "放假的工作日与调休上班的周末；其余日期按周一至周五上班"})
+
+
+class HolidayArrangementInputSchema(HolidayArrangementSchema):
     document_no = fields.String(required=True, validate=validate.Length(min=2, max=128),
                                 metadata={"description": "国务院办公厅通知文号"})
     days = fields.List(fields.Nested(HolidayDaySchema), required=True,

@@ -3,15 +3,15 @@ from marshmallow import Schema, fields, post_load, validate
 
 from server.common.timeutil import SHANGHAI
 from server.servicerecords.models import Confirmation, ServiceType
-from server.web.schemas import PageArgsSchema
+from server.web.schemas import DecimalString, FreeText, PageArgsSchema
 
 
 class ReadingSchema(Schema):
     systolic_mmhg = fields.Integer(allow_none=True)
     diastolic_mmhg = fields.Integer(allow_none=True)
-    fasting_glucose_mmol = fields.Decimal(as_string=True, allow_none=True)
-    hba1c_percent = fields.Decimal(as_string=True, allow_none=True)
-    weight_kg = fields.Decimal(as_string=True, allow_none=True)
+    fasting_glucose_mmol = DecimalString(allow_none=True)
+    hba1c_percent = DecimalString(allow_none=True)
+    weight_kg = DecimalString(allow_none=True)
     heart_rate_bpm = fields.Integer(allow_none=True)
 
 
@@ -37,7 +37,7 @@ class ServiceRecordQuerySchema(PageArgsSchema):
 
 
 class DisputeSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的异议原因"))
+    reason = FreeText(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的异议原因"))
 
 
 class ReadingInputSchema(Schema):
@@ -62,7 +62,7 @@ class LogServiceSchema(Schema):
     served_at = fields.AwareDateTime(required=True, default_timezone=SHANGHAI,
                                      metadata={"description": "服务时间（不带时区按北京时间）"})
     place = fields.String(load_default="", validate=validate.Length(max=255))
-    notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    notes = FreeText(load_default="", validate=validate.Length(max=2000))
     reading = fields.Nested(ReadingInputSchema, load_default=None, allow_none=True)
 
 
@@ -71,7 +71,7 @@ class SatisfactionOnPhoneSchema(Schema):
     score_attitude = fields.Integer(required=True, validate=validate.Range(min=1, max=5, error="评分应为1到5分"))
     score_timeliness = fields.Integer(required=True, validate=validate.Range(min=1, max=5, error="评分应为1到5分"))
     score_overall = fields.Integer(required=True, validate=validate.Range(min=1, max=5, error="评分应为1到5分"))
-    comment = fields.String(load_default="", validate=validate.Length(max=500))
+    comment = FreeText(load_default="", validate=validate.Length(max=500))
 
 
 class FollowUpCallSchema(Schema):
@@ -81,7 +81,7 @@ class FollowUpCallSchema(Schema):
     called_at = fields.AwareDateTime(required=True, default_timezone=SHANGHAI)
     outcome = fields.String(required=True, validate=validate.OneOf(
         ("reached", "no_answer", "refused", "wrong_number"), error="回访结果无效"))
-    notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    notes = FreeText(load_default="", validate=validate.Length(max=2000))
     satisfaction = fields.Nested(SatisfactionOnPhoneSchema, load_default=None, allow_none=True, load_only=True,
                                  metadata={"description": "电话中居民的满意度回答（由工作人员代录）"})
 

@@ -34,8 +34,12 @@ class StaffSchema(Schema):
     kind = fields.Enum(StaffKind, by_value=True, required=True)
     licence_no = fields.String(load_default="", validate=validate.Length(max=64))
     title = fields.String(load_default="", validate=validate.Length(max=64))
-    phone = MaskedPhone(load_default=None, allow_none=True, validate=PHONE)
+    phone = MaskedPhone(allow_none=True, metadata={"description": "脱敏手机号"})
     is_active = fields.Boolean(dump_only=True)
+
+
+class NewStaffSchema(StaffSchema):
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE, metadata={"description": "手机号"})
 
 
 class MembershipEndSchema(Schema):

@@ -64,6 +64,23 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
     })
 
 
+class DecimalString(fields.Decimal):
+    """An exact decimal (a score, rate, ratio or quantity) as a string such as "85.500".
+
+    A string keeps every digit that a JSON number would round through a float; it is
+    documented as `type: string, format: decimal`, and a number is still accepted on input.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"type": "string", "format": "decimal", **kwargs.get("metadata", {})}
+        super().__init__(as_string=True, **kwargs)
+
+
+class FreeText(fields.String):
+    """Text a person writes in their own words (notes, reasons, evidence, descriptions): unlike
+    every other string it may hold line breaks and tabs (server.web.input_guard)."""
+
+
 class MaskedIdNumber(fields.String):
     """An ID number as the API shows it: never in full."""
 
@@ -74,6 +91,13 @@ class MaskedIdNumber(fields.String):
 class MaskedPhone(fields.String):
     def _serialize(self, value, attr, obj, **kwargs):
         return pii.mask_phone(value)
+
+
+class MaskedName(fields.String):
+    """A name shown to someone not (yet) entitled to it: the first character only."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return pii.mask_name(value)
 
 
 class StrictBoolean(fields.Boolean):
