@@ -1,25 +1,23 @@
 """The family doctor's workspace (`/api/doctor/v1`): my patients, logging services, follow-ups."""
-from flask import request
 from flask.views import MethodView
 
 from admin.auth import LoginSchema, TokenSchema
 from miniprogram_api.signing import WechatLoginSchema
 from server.contracts import patients, services as contracts
 from server.contracts.schemas import ContractDetailSchema, ContractViewSchema
-from server.errors import Unauthenticated
 from server.identity import services as identity
 from server.identity.roles import Role
 from server.integrations import registry
-from server.residents import services as residents
-from server.residents.schemas import ResidentSchema
+from server.residents import proxies, services as residents
+from server.residents.schemas import ConfirmInPersonSchema, ProxyConfirmedSchema, ResidentSchema
 from server.servicerecords import services as records
 from server.servicerecords.schemas import (
     FollowUpCallSchema, HealthRecordSchema, LogServiceSchema, PatientQuerySchema, PatientRowSchema,
     ServiceRecordQuerySchema, ServiceRecordSchema,
 )
-from server.web.auth import client_ip, current_actor, requires, token_service
+from server.web.auth import current_actor, requires, sign_in_attempt, token_service
 from server.web.blueprint import Blueprint
-from server.web.docs import error_codes
+from server.web.docs import THROTTLED, error_codes
 from server.web.schemas import page_schema, split_page
 
 blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台")
@@ -27,16 +25,24 @@ blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="�
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    @error_codes("LOGIN_FAILED")
+    @error_codes("LOGIN_FAILED", "TOO_MANY_LOGIN_ATTEMPTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
+    @blp.alt_response(429, **THROTTLED)
     def post(self, data):
-        """Team members sign in with their staff account."""
-        signed = identity.staff_login(token_service(), data["username"], data["password"], ip=client_ip(),
-                                      user_agent=request.headers.get("User-Agent"))
-        if signed.actor.role is not Role.TEAM_MEMBER:
-            raise Unauthenticated("该账号不是家庭医生团队成员", code="LOGIN_FAILED")
+        """Team members sign in with their staff account; any other account fails as a wrong password does."""
+        signed = identity.staff_login(token_service(), data["username"], data["password"], sign_in_attempt(),
+                                      roles={Role.TEAM_MEMBER})
         return _token(signed)
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @requires(Role.TEAM_MEMBER)
+    @blp.response(204)
+    def post(self):
+        """Sign out: every token of my account stops working."""
+        identity.logout(current_actor())
 
 
 def _token(signed: identity.SignedIn) -> dict:
@@ -46,13 +52,14 @@ def _token(signed: identity.SignedIn) -> dict:
 
 @blp.route("/auth/wechat-login")
 class WechatLogin(MethodView):
-    @error_codes("WECHAT_NOT_BOUND", "WECHAT_CODE_INVALID", "WECHAT_CODE_USED")
+    @error_codes("WECHAT_NOT_BOUND", "WECHAT_CODE_INVALID", "WECHAT_CODE_USED", "TOO_MANY_LOGIN_ATTEMPTS")
     @blp.arguments(WechatLoginSchema)
     @blp.response(200, TokenSchema)
+    @blp.alt_response(429, **THROTTLED)
     def post(self, data):
         """Sign in on the mini-program's doctor side with a wx.login code (after binding WeChat once)."""
-        signed = identity.staff_wechat_login(token_service(), registry.wechat(), data["code"], ip=client_ip(),
-                                             user_agent=request.headers.get("User-Agent"))
+        signed = identity.staff_wechat_login(token_service(), registry.wechat(), data["code"], sign_in_attempt(),
+                                             roles={Role.TEAM_MEMBER})
         return _token(signed)
 
 
@@ -127,7 +134,8 @@ class ServiceRecords(MethodView):
         return records.history(current_actor(), page, **filters)
 
     @error_codes("READING_IMPLAUSIBLE", "SERVICE_IN_FUTURE", "SERVICE_BEFORE_CONTRACT", "CONTRACT_NOT_ACTIVE_ON_DATE",
-                 "ITEM_NOT_IN_PACKAGE", "YEARLY_QUANTITY_EXCEEDED", "DUPLICATE_SERVICE", "NOT_TEAM_MEMBER")
+                 "SERVICE_BEFORE_ACTIVATION", "ITEM_NOT_IN_PACKAGE", "YEARLY_QUANTITY_EXCEEDED", "DUPLICATE_SERVICE",
+                 "NOT_TEAM_MEMBER")
     @requires(Role.TEAM_MEMBER)
     @blp.arguments(LogServiceSchema)
     @blp.response(201, ServiceRecordSchema)
@@ -145,3 +153,14 @@ class FollowUpCalls(MethodView):
     def post(self, data):
         """Record a phone follow-up, with the satisfaction answers the resident gave on the phone."""
         return records.record_call(current_actor(), data)
+
+
+@blp.route("/proxy-confirmations")
+class ProxyConfirmations(MethodView):
+    @error_codes("PERSON_MUST_ACCEPT", "RULES_NOT_IN_FORCE")
+    @requires(Role.TEAM_MEMBER)
+    @blp.arguments(ConfirmInPersonSchema)
+    @blp.response(201, ProxyConfirmedSchema)
+    def post(self, data):
+        """Confirm face to face, by the code on the resident's phone, that they may act for the person (or child)."""
+        return proxies.confirm_in_person(current_actor(), data["invitation_code"], data["documents_seen"])

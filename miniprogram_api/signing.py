@@ -1,24 +1,24 @@
 """The resident's way to a contract: WeChat sign-in, identity, family, teams, packages, signing, paying."""
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from server.contracts import eligibility, services as contracts, signing
 from server.contracts.schemas import (
-    CancelSchema, ChangeTeamSchema, ContractSchema, ContractViewSchema, OfferSchema, PaymentParamsSchema,
-    RenewSchema, SignSchema,
+    CancelSchema, ChangeTeamSchema, ContractSchema, ContractViewSchema, OfferSchema, PaymentCheckSchema,
+    PaymentParamsSchema, RenewSchema, SignSchema,
 )
-from server.identity import wechat_signin
+from server.identity import services as identity, wechat_signin
 from server.identity.roles import Role
 from server.integrations import registry
 from server.payments import services as payments
-from server.residents import binding
+from server.residents import binding, proxies
 from server.residents.schemas import AddFamilySchema, BindSelfSchema, FamilyMemberSchema
 from server.teams import services as teams
 from server.teams.schemas import TeamBrowseArgsSchema, TeamCardSchema
-from server.web.auth import client_ip, current_actor, requires, token_service
+from server.web.auth import current_actor, requires, sign_in_attempt, token_service
 from server.web.blueprint import Blueprint
-from server.web.docs import error_codes
+from server.web.docs import THROTTLED, error_codes
 from server.web.idempotent import idempotent
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
@@ -45,16 +45,24 @@ class TeamQuerySchema(PageArgsSchema, TeamBrowseArgsSchema):
 @blp.route("/auth/wechat-login")
 class WechatLogin(MethodView):
     @error_codes("WECHAT_CODE_INVALID", "WECHAT_CODE_USED", "WECHAT_RATE_LIMITED", "WECHAT_BUSY", "WECHAT_UNAVAILABLE",
-                 "REGION_NOT_CONFIGURED")
+                 "REGION_NOT_CONFIGURED", "TOO_MANY_LOGIN_ATTEMPTS")
     @blp.arguments(WechatLoginSchema)
     @blp.response(200, ResidentTokenSchema)
+    @blp.alt_response(429, **THROTTLED)
     def post(self, data):
         """Sign in with the code from wx.login; returns a bearer token."""
-        settings = current_app.config["JIAYI_SETTINGS"]
-        session = wechat_signin.sign_in(registry.wechat(), token_service(), settings.region_code, data["code"],
-                                        ip=client_ip(), user_agent=request.headers.get("User-Agent"))
+        session = wechat_signin.sign_in(registry.wechat(), token_service(), data["code"], sign_in_attempt())
         return {"token": session.token, "token_type": "Bearer", "expires_in": session.expires_in,
                 "account_id": session.account_id, "bound": session.bound}
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.response(204)
+    def post(self):
+        """Sign out: every token of my WeChat account stops working."""
+        identity.logout(current_actor())
 
 
 @blp.route("/me/identity")
@@ -76,17 +84,16 @@ class MyIdentity(MethodView):
 
 @blp.route("/me/family")
 class MyFamily(MethodView):
-    @error_codes("CONSENT_REQUIRED", "IDENTITY_NOT_BOUND", "FAMILY_MEMBER_EXISTS", "NOT_INSURED_IN_REGION",
-                 "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH")
+    @error_codes("CONSENT_REQUIRED", "IDENTITY_NOT_BOUND", "FAMILY_MEMBER_EXISTS", "PROXY_LIMIT_REACHED",
+                 "NOT_INSURED_IN_REGION", "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH", "RULES_NOT_IN_FORCE")
     @requires(Role.RESIDENT)
     @blp.arguments(AddFamilySchema)
     @blp.response(201, FamilyMemberSchema)
     def post(self, data):
-        """Add a family member to act for, after the same insurance check and with their consent."""
-        region_code = current_app.config["JIAYI_SETTINGS"].region_code
-        verified = binding.verify_with_platform(registry.insurance(), region_code, name=data["name"],
-                                                id_number=data["id_number"], consent=data["consent"])
-        return binding.add_family_member(current_actor(), verified, relation=data["relation"])
+        """Invite a family member to act for: pending until they accept or a team member confirms in person."""
+        settings = current_app.config["JIAYI_SETTINGS"]
+        return proxies.add_family_member(current_actor(), registry.insurance(), settings.region_code, **data,
+                                         wechat=registry.wechat(), template_id=settings.wechat_template_proxy)
 
 
 @blp.route("/me/family/<int:resident_id>")
@@ -95,8 +102,8 @@ class MyFamilyMember(MethodView):
     @requires(Role.RESIDENT)
     @blp.response(204)
     def delete(self, resident_id):
-        """Stop acting for a family member."""
-        binding.remove_family_member(current_actor(), resident_id)
+        """Stop acting for a family member, or withdraw an invitation; effective at once."""
+        proxies.remove_family_member(current_actor(), resident_id)
 
 
 @blp.route("/teams")
@@ -154,6 +161,17 @@ class Payment(MethodView):
     def post(self, contract_id):
         """Create the WeChat Pay order for the personal share; returns wx.requestPayment parameters."""
         return payments.start_payment(current_actor(), registry.wechatpay(), contract_id)
+
+
+@blp.route("/contracts/<int:contract_id>/payment/check")
+class PaymentCheck(MethodView):
+    @error_codes("WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE", "WECHATPAY_BAD_SIGNATURE", "WECHATPAY_MALFORMED",
+                 "PAYMENT_MISMATCH")
+    @requires(Role.RESIDENT)
+    @blp.response(200, PaymentCheckSchema)
+    def post(self, contract_id):
+        """Call when wx.requestPayment returns: WeChat Pay is asked at once and a paid contract becomes active."""
+        return payments.check_payment(current_actor(), registry.wechatpay(), contract_id)
 
 
 @blp.route("/contracts/<int:contract_id>/renew")

@@ -84,11 +84,13 @@ def demo_command(host: str, port: int, sandbox_port: int, residents: int) -> Non
     """Migrate, load the demo region if empty, start the sandbox, and serve the platform."""
     from flask import current_app
 
-    from server.demo.seed import demo_already_loaded, seed_demo, sign_in_help, unbound_patient_hint
+    from server.demo.seed import demo_already_loaded, seed_demo, sign_in_help, write_demo_patients
     from server.extensions import db
     from server.integrations import registry
+    from server.jobs import scheduler
     from server.sandbox.cli import config_from_settings
     from server.sandbox.server import SandboxServer
+    from server.web.headers import RequestHandler
 
     app = current_app._get_current_object()
     settings = app.config["JIAYI_SETTINGS"]
@@ -106,12 +108,16 @@ def demo_command(host: str, port: int, sandbox_port: int, residents: int) -> Non
     registry.init_app(app, dataclasses.replace(
         settings, wechat_api_base=sandbox_url, wechatpay_api_base=sandbox_url, insurance_api_base=sandbox_url,
         wechatpay_notify_url=f"http://127.0.0.1:{port}/api/mp/v1/payments/notify"))
-    click.echo(unbound_patient_hint())
+    click.echo(write_demo_patients(app.instance_path))
     db.session.remove()  # end the command's own transaction: on SQLite it would hold the write lock
     click.echo(f"沙箱 Sandbox (WeChat, WeChat Pay v3, insurance platform): {sandbox_url}")
     click.echo(f"Jiayi 已启动: http://{host}:{port}/api/docs  (健康检查 /healthz, 就绪检查 /readyz)")
     try:
-        # Flask's CLI makes app.run() a no-op, so serve through werkzeug directly.
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        # The jobs start once the registry points at the sandbox: they query WeChat Pay and send messages there.
+        with scheduler.in_background(app) as jobs:
+            click.echo("定时任务随演示运行（订单查询结算每2分钟一次）" if jobs else
+                       "定时任务未启动：另一个调度进程（jiayi scheduler）正在运行")
+            # Flask's CLI makes app.run() a no-op, so serve through werkzeug directly.
+            run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RequestHandler)
     finally:
         sandbox.stop()

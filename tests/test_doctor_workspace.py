@@ -1,10 +1,11 @@
 """The doctor's workspace: logging services by the rules, control status, follow-up plan, phone follow-ups."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
+from server.common.timeutil import SHANGHAI
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.extensions import db
@@ -22,8 +23,9 @@ def _item(world, key="A"):
     return db.session.query(PackageItem).filter_by(package_version_id=world.packages[key].id).first()
 
 
-def _log(client, world, *, key="R1", days_ago=1, minutes=0, reading=None, who="doctor", item=None, **extra):
-    served = datetime.now(timezone.utc) - timedelta(days=days_ago, minutes=minutes)
+def _log(client, world, *, key="R1", days_ago=1, minutes=0, reading=None, who="doctor", item=None, at=None,
+         **extra):
+    served = at or datetime.now(timezone.utc) - timedelta(days=days_ago, minutes=minutes)
     body = {"contract_id": world.contracts[key].id, "package_item_id": (item or _item(world)).id,
             "service_type": "clinic", "served_at": served.isoformat(), **extra}
     if reading is not None:
@@ -74,6 +76,27 @@ def test_no_service_after_the_contract_ended(client, world):
     db.session.commit()
     assert _code(_log(client, world, days_ago=1)) == "CONTRACT_NOT_ACTIVE_ON_DATE"
     assert _log(client, world, days_ago=5).status_code == 201  # before it ended still counts
+
+
+def test_a_service_before_the_contract_became_active_is_refused_to_the_minute(client, world):
+    contract = db.session.get(Contract, world.contracts["R1"].id)
+    day = datetime.now(SHANGHAI).date() - timedelta(days=2)
+    contract.period_start = min(contract.period_start, day)  # so the test holds in the first days of January
+    contract.activated_at = datetime.combine(day, time(18, 37), SHANGHAI)  # the personal share arrived at 18:37
+    db.session.commit()
+
+    body = assert_error_shape(_log(client, world, at=datetime.combine(day, time(9, 0), SHANGHAI)), 422)
+    assert body["code"] == "SERVICE_BEFORE_ACTIVATION"
+    assert f"{day.year}年{day.month}月{day.day}日 18:37生效" in body["message"]
+    assert _log(client, world, at=datetime.combine(day, time(18, 38), SHANGHAI)).status_code == 201
+
+
+def test_a_contract_cancelled_before_it_was_paid_never_had_a_service(client, world):
+    contract = db.session.get(Contract, world.contracts["R1"].id)
+    contract.status, contract.activated_at = ContractStatus.CANCELLED, None
+    contract.ended_at = datetime.now(timezone.utc) - timedelta(days=1)
+    db.session.commit()
+    assert _code(_log(client, world, days_ago=3)) == "CONTRACT_NOT_ACTIVE_ON_DATE"
 
 
 def test_only_items_of_the_contract_s_package(client, world):

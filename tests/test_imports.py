@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -231,6 +231,23 @@ def test_every_recording_rule_is_a_reported_failure(client, world):
     assert (report["rows_total"], report["rows_stored"], report["rows_failed"]) == (24, 2, 22)
     by_staff = db.session.scalars(sa.select(ServiceRecord).where(ServiceRecord.external_id == "HIS-000021")).one()
     assert by_staff.staff_id == world.doctors["T2"].id and by_staff.team_id == world.teams["T1"].id
+
+
+def test_a_service_before_the_contract_became_active_is_a_reported_failure_to_the_minute(client, world):
+    contract = db.session.get(Contract, world.contracts["R1"].id)
+    day = (NOW.astimezone(SHANGHAI) - timedelta(days=2)).date()
+    contract.period_start = min(contract.period_start, day)  # so the test holds in the first days of January
+    contract.activated_at = datetime.combine(day, time(18, 37), SHANGHAI)  # the personal share arrived at 18:37
+    db.session.commit()
+
+    report = created(post(client, world, jsonl([row(world, 1, served_at=f"{day.isoformat()}T09:00:00"),
+                                                row(world, 2, served_at=f"{day.isoformat()}T18:38:00+08:00")])))
+
+    assert codes(report) == {1: "SERVICE_BEFORE_ACTIVATION"}
+    assert f"{day.month}月{day.day}日 18:37生效" in report["failures"][0]["message"]
+    assert report["rows_stored"] == 1
+    assert db.session.scalars(sa.select(ServiceRecord.external_id).where(ServiceRecord.source == "import")).all() == [
+        "HIS-000002"]
 
 
 def test_the_yearly_quantity_counts_stored_services_and_the_file_in_served_at_order(client, world):

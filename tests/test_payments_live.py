@@ -237,3 +237,42 @@ def test_a_team_at_capacity_is_never_oversubscribed(live):
             "consent": True}), phones))
     assert sum(a.status_code == 201 for a in answers) == 5
     assert {a.json()["code"] for a in answers if a.status_code != 201} == {"TEAM_FULL"}
+
+
+def test_paying_on_the_phone_activates_at_once_though_the_notification_is_lost(live, sandbox):
+    phone = live.phone()
+    phone.login()
+    resident = phone.bind(*live.people[0])
+    contract_id = phone.sign(resident, live.team_id, live.package_version_id)["id"]
+
+    checked = phone.pay_for(contract_id, deliver="drop")  # the order, wx.requestPayment, then the check
+
+    assert checked["status"] == "active" and [o["status"] for o in checked["orders"]] == ["paid"]
+    assert _contract(live, contract_id).status is ContractStatus.ACTIVE
+    assert _activations(live, contract_id) == 1
+    deliveries = requests.get(f"{sandbox.base_url}/sandbox/pay/deliveries",
+                              params={"out_trade_no": checked["orders"][0]["out_trade_no"]}, timeout=5).json()
+    assert deliveries["deliveries"] == []  # no notification ever reached the platform
+
+
+def test_checks_racing_the_notification_activate_once(live):
+    phone, _, contract_id, order = _signed(live)
+    phone.pay(order, deliver="drop")
+    headers, body = phone.notification(order)
+
+    def notify(_):
+        return requests.post(f"{live.server.url}/api/mp/v1/payments/notify", data=body, headers=headers,
+                             timeout=10)
+
+    def check(_):
+        return requests.post(f"{live.server.url}/api/mp/v1/contracts/{contract_id}/payment/check",
+                             headers={"Authorization": f"Bearer {phone.token}"}, timeout=10)
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = [pool.submit(call, n) for n in range(6) for call in (check, notify)]
+        notified = [a.result() for a in answers[1::2]]
+        checked = [a.result() for a in answers[::2]]
+
+    assert {a.status_code for a in notified} <= {200, 204}
+    assert [(a.status_code, a.json()["status"]) for a in checked] == [(200, "active")] * 6
+    assert _activations(live, contract_id) == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import itertools
 import math
+import os
 import random
 import string
 from collections import defaultdict
@@ -26,7 +27,7 @@ from decimal import Decimal
 import click
 import sqlalchemy as sa
 
-from server.assessment import runs, schemes
+from server.assessment import assignments, runs, schemes
 from server.assessment.models import AssessmentRun
 from server.claims.models import Claim
 from server.common import idcard, pii
@@ -46,7 +47,9 @@ from server.payments.models import OrderStatus, PaymentOrder, Refund, RefundStat
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
 from server.regions.models import LocalRules, Region
 from server.regions.rules import FeeSplit, fee_split, max_prescription_weeks, rules_in_force
-from server.residents.models import BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, Relation, Resident
+from server.residents.models import (
+    BenefitEnrolment, BenefitScheme, ChronicCondition, FamilyLink, ProxyConfirmation, ProxyStatus, Relation, Resident,
+)
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord, ServiceType
 from server.supervision.models import AlertKind, SupervisionAlert
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse
@@ -62,6 +65,8 @@ CONTRACT_CONSENT_VERSION = {2025: "2024.1", 2026: "2026.1"}
 MINI_PROGRAM_OPENED = date(2025, 11, 15)
 # 天宝镇卫生院 was suspended for a month in 2025 and reinstated: an agreement with a history.
 SUSPENDED_IN_2025 = "H35060200002"
+# The institutions the third-party assessor checks on site in the 2025 run; they see no other.
+ASSESSED = cat.INSTITUTIONS[:2]
 
 IN_PERSON = (ServiceType.CLINIC, ServiceType.HOME_VISIT)
 SERVED = (ContractStatus.ACTIVE, ContractStatus.EXPIRED)
@@ -110,7 +115,8 @@ def sign_in_help() -> str:
         f"演示账号 Demo staff accounts（密码均为 password for all: {PASSWORD}）",
         "  用户名 username / 角色 role / 范围 scope",
         f"  bureau / 医保部门 bureau_staff / {cat.REGION_NAME}全市 whole region",
-        f"  assessor / 第三方评估 assessor / {cat.REGION_NAME}全市 whole region",
+        f"  assessor / 第三方评估 assessor / 2025年度考核中分配的{'、'.join(spec.name for spec in ASSESSED)}"
+        " the institutions assigned in the 2025 run",
     ]
     lines += [f"  manager{n} / 机构管理员 institution_manager / {spec.name}"
               for n, spec in enumerate(cat.INSTITUTIONS, 1)]
@@ -171,10 +177,16 @@ def seed_demo(residents: int = 2400) -> DemoSummary:
 
 
 def _assessment_2025(region_id: int, bureau_id: int) -> AssessmentRun:
-    """2025 as the bureau leaves it in January: the default scheme and a draft run, ready to review and publish."""
+    """2025 as the bureau leaves it in January: the default scheme and a draft run, ready to review and publish,
+    with the third-party assessor assigned to check the first institutions on site."""
     bureau = Actor(role=Role.BUREAU_STAFF, account_id=bureau_id, region_id=region_id)
     scheme = schemes.create_scheme(bureau, year=2025, name="2025年度家庭医生医保签约服务考核方案", copy_from_id=None)
-    return runs.start_run(bureau, year=2025, scheme_id=scheme.id)
+    run = runs.start_run(bureau, year=2025, scheme_id=scheme.id)
+    assessor_id = db.session.scalar(sa.select(UserAccount.id).where(UserAccount.username == "assessor"))
+    for institution_id in db.session.scalars(sa.select(Institution.id).where(
+            Institution.code.in_([spec.code for spec in ASSESSED]))):
+        assignments.assign(bureau, run.id, account_id=assessor_id, institution_id=institution_id)
+    return run
 
 
 # --- What later steps need to know of the rows written earlier -------------------------------
@@ -610,7 +622,10 @@ def _relative(rng: random.Random, holder: Person, same_surname: list[Person]) ->
 
 
 def _link(person: Person, login: Login, relation: Relation) -> dict:
+    """An active link as the platform held it before consent to proxies was required (spring 2026)."""
+    via = ProxyConfirmation.OWN_IDENTITY if relation is Relation.SELF else ProxyConfirmation.LEGACY
     return {"wechat_account_id": login.id, "resident_id": person.id, "relation": relation,
+            "status": ProxyStatus.ACTIVE, "confirmed_via": via, "confirmed_at": login.since, "documents_seen": [],
             "consent_at": login.since, "consent_version": LINK_CONSENT_VERSION, "revoked_at": None,
             "created_at": login.since, "updated_at": login.since}
 
@@ -1153,17 +1168,33 @@ def _one_decimal(value: float) -> Decimal:
     return Decimal(f"{value:.1f}")
 
 
-def unbound_patient_hint() -> str:
-    """One demo patient with a chronic condition, no WeChat binding and no contract this year, to try the journey."""
+DEMO_PATIENTS_FILE = "demo-patients.txt"
+
+
+def write_demo_patients(instance_path: str, count: int = 5) -> str:
+    """Write demo patients to try the journey with (a chronic condition, no WeChat binding, no
+    contract this year) to a file only its owner may read; return what the terminal shows.
+
+    Binding needs the full ID number, but a terminal's text travels on (scrollback, screen
+    shares, CI logs), so the terminal shows masked numbers and where the full ones are.
+    """
     year = SNAPSHOT.year
     signed = sa.select(Contract.resident_id).where(Contract.period_year == year)
-    resident = db.session.scalars(
-        sa.select(Resident).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
-        .where(Resident.id.not_in(sa.select(FamilyLink.resident_id)), Resident.id.not_in(signed),
+    residents = db.session.scalars(
+        sa.select(Resident)
+        .where(Resident.id.in_(sa.select(ChronicCondition.resident_id)),
+               Resident.id.not_in(sa.select(FamilyLink.resident_id)), Resident.id.not_in(signed),
                Resident.id.not_in(sa.select(BenefitEnrolment.resident_id)))
-        .order_by(Resident.id).limit(1)).first()
-    if resident is None:
+        .order_by(Resident.id).limit(count)).all()
+    if not residents:
         return ""
-    # Synthetic demo data, printed to the operator's terminal only (never to a log).
-    return (f"可用于体验签约的演示居民 A demo patient to sign for: {resident.name} / {resident.id_number}"
-            f"（患有慢性病、未绑定微信、{year}年未签约）")
+    path = os.path.join(instance_path, DEMO_PATIENTS_FILE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left from an earlier run keeps its mode otherwise
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.writelines(f"{resident.name}\t{resident.id_number}\n" for resident in residents)
+    return "\n".join((
+        f"可用于体验签约的演示居民 Demo patients to sign for（患有慢性病、未绑定微信、{year}年未签约）：",
+        *(f"  {resident.name} / {pii.mask_id_number(resident.id_number)}" for resident in residents),
+        f"  完整身份证号见 Full ID numbers in: {path}（仅本人可读 readable by you only）",
+    ))

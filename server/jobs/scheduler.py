@@ -2,18 +2,21 @@
 
 A second scheduler (a copy enabled on another host by mistake) would run every job twice,
 so the process takes a database-wide lock first: a PostgreSQL advisory lock held on its
-own connection, or a file lock beside the SQLite database.
+own connection, or a file lock beside the SQLite database. `jiayi demo` runs the same jobs
+on a background thread under the same lock.
 """
 from __future__ import annotations
 
 import fcntl
 import os
 from datetime import timedelta
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -91,9 +94,10 @@ JOBS = [
 ]
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1,
-                                                                   "misfire_grace_time": 3600})
+def build_scheduler(app: Flask, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+    """Every job of `JOBS`, on a scheduler of `kind`: blocking for `jiayi scheduler`, background for the demo."""
+    scheduler = kind(timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1,
+                                                      "misfire_grace_time": 3600})
     for func, trigger, job_id in JOBS:
         scheduler.add_job(func, trigger, args=[app], id=job_id, replace_existing=True)
     return scheduler
@@ -120,6 +124,24 @@ def single_instance(app: Flask) -> Iterator[None]:
         except BlockingIOError as exc:
             raise SchedulerAlreadyRunning("另一个调度进程正在运行（锁文件已被占用）") from exc
         yield
+
+
+@contextmanager
+def in_background(app: Flask) -> Iterator[BaseScheduler | None]:
+    """The jobs on a thread of this process for the life of the block (`jiayi demo`), under the
+    same lock; None, and no jobs here, when another scheduler already runs them."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(single_instance(app))
+        except SchedulerAlreadyRunning as exc:
+            log.warning("scheduler_not_started", reason=str(exc))
+            yield None
+            return
+        scheduler = build_scheduler(app, BackgroundScheduler)
+        scheduler.start()
+        stack.callback(scheduler.shutdown)  # waits for a running job, so the lock outlives it
+        log.info("scheduler_started", jobs=[job.id for job in scheduler.get_jobs()], background=True)
+        yield scheduler
 
 
 def run(app: Flask) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -118,13 +118,47 @@ def _apply_payment(order: PaymentOrder, paid: Paid) -> int | None:
     order.transaction_id = paid.transaction_id
     order.paid_at = utcnow()
     audit.record(SYSTEM_ACTOR, "payment.paid", "payment_order", order.id, {"transaction_id": paid.transaction_id})
-    contract = db.session.scalars(sa.select(Contract).where(Contract.id == order.contract_id).with_for_update()).one()
+    # Locked and read afresh: the session may hold the contract as the caller loaded it before the lock.
+    contract = db.session.scalars(sa.select(Contract).where(Contract.id == order.contract_id).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
     if contract.status is ContractStatus.PENDING_PAYMENT:
         db.session.add(contract.transition(ContractStatus.ACTIVE, reason="个人缴费已到账"))
         audit.record(SYSTEM_ACTOR, "contract.activate", "contract", contract.id, {"out_trade_no": order.out_trade_no})
         return None
     # Paid after the contract was cancelled or the order closed: give the money back.
     return _new_refund(order, order.amount_fen, "签约已取消，退还已缴费用")
+
+
+@dataclass(frozen=True)
+class PaymentCheck:
+    """A contract's state and its orders as they stand after asking WeChat Pay."""
+
+    contract_id: int
+    status: ContractStatus
+    activated_at: datetime | None
+    orders: list[PaymentOrder]
+
+
+def check_payment(actor: Actor, wechatpay: WechatPayClient, contract_id: int) -> PaymentCheck:
+    """Ask WeChat Pay at once about a contract's open orders, as the mini-program does when
+    `wx.requestPayment` returns, so a lost notification never leaves a paid contract waiting.
+
+    A paid order is recorded by `record_payment` under the order's row lock, exactly as the
+    notification is; whichever of the two comes second finds the order paid and changes nothing.
+    """
+    require_role(actor, Role.RESIDENT)
+    with transaction():
+        contract = get_visible(Contract, contract_id, actor)
+        open_orders = list(db.session.scalars(sa.select(PaymentOrder.out_trade_no).where(
+            PaymentOrder.contract_id == contract.id, PaymentOrder.status == OrderStatus.CREATED)
+            .order_by(PaymentOrder.id)))
+    for out_trade_no in open_orders:
+        settle_from_query(wechatpay, out_trade_no)
+    with transaction():
+        db.session.refresh(contract)  # a notification may have settled it in another session meanwhile
+        orders = list(db.session.scalars(sa.select(PaymentOrder).where(PaymentOrder.contract_id == contract.id)
+                                         .order_by(PaymentOrder.id).execution_options(populate_existing=True)))
+    return PaymentCheck(contract.id, contract.status, contract.activated_at, orders)
 
 
 def settle_from_query(wechatpay: WechatPayClient, out_trade_no: str) -> OrderStatus:

@@ -59,6 +59,15 @@ class MiniProgram:
         """wx.requestPayment succeeding: WeChat Pay then notifies the platform (unless `drop`)."""
         self._sandbox(f"/sandbox/pay/{out_trade_no}/pay", {"deliver": deliver, **options})
 
+    def check_payment(self, contract_id: int) -> dict:
+        """What the mini-program calls when wx.requestPayment returns: the platform asks WeChat Pay at once."""
+        return self.ok("POST", f"/contracts/{contract_id}/payment/check")
+
+    def pay_for(self, contract_id: int, *, deliver: str = "normal", **options) -> dict:
+        """The whole payment as the mini-program makes it: our order, wx.requestPayment, then the check."""
+        self.pay(self.start_payment(contract_id), deliver=deliver, **options)
+        return self.check_payment(contract_id)
+
     def notification(self, out_trade_no: str, fault: str | None = None) -> tuple[dict, bytes]:
         """The signed, encrypted notification WeChat Pay would send for a paid order (not sent)."""
         built = self._sandbox("/sandbox/pay/notification", {"out_trade_no": out_trade_no, "fault": fault})

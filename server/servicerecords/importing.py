@@ -37,6 +37,7 @@ import sqlalchemy as sa
 
 from server.audit import services as audit
 from server.common.paging import Page, PageRequest, paginate, where_given
+from server.common.text import control_character_problem
 from server.common.timeutil import SHANGHAI, utcnow
 from server.common.uow import transaction
 from server.contracts.models import Contract
@@ -323,7 +324,8 @@ class _Fields:
         self.data = data
         self.problems: dict[str, str] = {name: "不支持的字段" for name in data if name not in columns}
 
-    def text(self, name: str, *, max_length: int, required: bool = False, default: str | None = None) -> str | None:
+    def text(self, name: str, *, max_length: int, required: bool = False, default: str | None = None,
+             free_text: bool = False) -> str | None:
         value = self.data.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # systems often number their ids
@@ -337,6 +339,8 @@ class _Fields:
         value = value.strip()
         if len(value) > max_length:
             self.problems[name] = f"长度不能超过{max_length}个字符"
+        elif problem := control_character_problem(value, free_text=free_text):
+            self.problems[name] = problem
         return value
 
     def integer(self, name: str) -> int | None:
@@ -429,6 +433,7 @@ class _ContractFacts(NamedTuple):
     status: ContractStatus
     period_start: date
     period_end: date
+    activated_at: datetime | None
     ended_at: datetime | None
 
 
@@ -478,7 +483,7 @@ class _ServiceRecords:
             "item_code": f.text("item_code", max_length=32, required=True),
             "served_at": f.moment("served_at"),
             "place": f.text("place", max_length=255, default=""),
-            "notes": f.text("notes", max_length=2000, default=""),
+            "notes": f.text("notes", max_length=2000, default="", free_text=True),
             "staff_licence_no": f.text("staff_licence_no", max_length=64),
             "staff_id": f.integer("staff_id"),
         }
@@ -581,7 +586,7 @@ class _ServiceRecords:
         found = [_ContractFacts(*row) for row in db.session.execute(
             sa.select(Contract.id, Contract.contract_no, Contract.region_id, Contract.institution_id, Contract.team_id,
                       Contract.resident_id, Contract.package_version_id, Contract.status, Contract.period_start,
-                      Contract.period_end, Contract.ended_at)
+                      Contract.period_end, Contract.activated_at, Contract.ended_at)
             .where(visible(Contract, self.actor), Contract.institution_id == self.actor.institution_id,
                    Contract.contract_no.in_(new)))]
         for contract in found:

@@ -80,9 +80,16 @@ def service_problem(delivery: Delivery, *, now: datetime, beyond_quota_allowed: 
         return RuleViolation("服务时间不能晚于当前时间", code="SERVICE_IN_FUTURE")
     if served_on < contract.period_start:
         return RuleViolation("服务时间早于签约开始日期", code="SERVICE_BEFORE_CONTRACT")
-    if contract.status not in SERVING_STATES or served_on > contract.period_end or (
-            contract.ended_at is not None and served_at > contract.ended_at):
+    if contract.status not in SERVING_STATES or contract.activated_at is None or served_on > contract.period_end \
+            or (contract.ended_at is not None and served_at > contract.ended_at):
         return RuleViolation("服务当日该签约不在履约期内", code="CONTRACT_NOT_ACTIVE_ON_DATE")
+    if served_at < contract.activated_at:
+        # Service starts only once every share is in place [Z-2.2.2]: the moment counts, not the day.
+        active_from = contract.activated_at.astimezone(SHANGHAI)
+        return RuleViolation(
+            f"签约于{active_from.year}年{active_from.month}月{active_from.day}日 {active_from:%H:%M}"
+            "生效（各方费用到位），服务时间不能早于生效时间", code="SERVICE_BEFORE_ACTIVATION",
+            details={"activated_at": contract.activated_at.isoformat()})
     if item.package_version_id != contract.package_version_id:
         return RuleViolation("该服务项目不在签约服务包内", code="ITEM_NOT_IN_PACKAGE")
     if delivery.already_delivered >= item.yearly_quantity and not beyond_quota_allowed:
