@@ -182,6 +182,23 @@ def test_a_failure_after_the_lockout_starts_a_fresh_count(client, world, monkeyp
     assert _login(client, STAFF_LOGIN, username, PASSWORD, "10.2.1.2").status_code == 200
 
 
+def test_counters_are_forgotten_only_once_they_can_lock_no_one(client, world):
+    rules = _rules(world)
+    username = world.accounts["manager"].username
+    for n in range(rules.login_max_failures):
+        _login(client, STAFF_LOGIN, username, "whatever", f"10.3.0.{n}")
+    _login(client, STAFF_LOGIN, "nobody-here", "whatever", "10.3.9.9")
+    counters = sa.select(sa.func.count()).select_from(SignInThrottle)
+    started = db.session.scalar(counters)
+
+    assert throttle.forget_finished(utcnow()) == 0
+    still_counting = min(rules.login_lockout_seconds, rules.login_failure_window_seconds) - 5
+    assert throttle.forget_finished(utcnow() + timedelta(seconds=still_counting)) == 0
+    later = utcnow() + timedelta(seconds=max(rules.login_lockout_seconds, rules.login_failure_window_seconds) + 1)
+    assert throttle.forget_finished(later) == started
+    assert db.session.scalar(counters) == 0
+
+
 @pytest.mark.parametrize("who, logout, probe", [
     ("manager", "/api/admin/v1/auth/logout", "/api/admin/v1/me"),
     ("doctor", "/api/doctor/v1/auth/logout", "/api/doctor/v1/patients"),

@@ -16,10 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from server.common import pii
 from server.common.timeutil import local_today, utcnow
 from server.common.types import UTCDateTime
+from server.common.uow import transaction
 from server.errors import NotFound, TooManyRequests
 from server.extensions import db
 from server.identity.models import SignInThrottle
-from server.regions.models import Region
+from server.regions.models import LocalRules, Region
 from server.regions.rules import rules_in_force
 
 ACCOUNT = "account"
@@ -95,6 +96,16 @@ def reset(key: Key) -> None:
     """Forget a key's failures (an account after a successful sign-in)."""
     kind, value = key
     db.session.execute(sa.delete(SignInThrottle).where(SignInThrottle.kind == kind, SignInThrottle.key == value))
+
+
+def forget_finished(now: datetime) -> int:
+    """Delete counters that can no longer lock anyone: lock over and window past the longest any
+    region's rules set. Without this, failures from ever new addresses would grow the table forever."""
+    longest = db.session.scalar(sa.select(sa.func.max(LocalRules.login_failure_window_seconds))) or 0
+    with transaction():
+        return db.session.execute(sa.delete(SignInThrottle).where(
+            sa.or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until <= now),
+            SignInThrottle.window_started_at <= now - timedelta(seconds=longest))).rowcount
 
 
 def _at(moment: datetime) -> sa.BindParameter:

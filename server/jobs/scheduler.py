@@ -25,6 +25,7 @@ from flask import Flask
 from server.assessment import runs as assessment_runs
 from server.common.timeutil import SHANGHAI, local_today, utcnow
 from server.contracts import reminders, services as contracts
+from server.identity import throttle
 from server.identity.roles import SYSTEM_ACTOR
 from server.integrations import registry
 from server.payments import reconciliation
@@ -82,6 +83,11 @@ def assessment_runs_job(app: Flask) -> None:
         log.info("assessment_runs_started", runs=[(run.region_id, run.year, run.run_version) for run in started])
 
 
+def sign_in_counters_job(app: Flask) -> None:
+    with app.app_context():
+        log.info("sign_in_counters_forgotten", count=throttle.forget_finished(utcnow()))
+
+
 JOBS = [
     # 00:10 China time: contracts whose period ended yesterday become expired.
     (expire_contracts_job, CronTrigger(hour=0, minute=10, timezone=SHANGHAI), "expire-contracts"),
@@ -91,6 +97,7 @@ JOBS = [
     (survey_invitations_job, CronTrigger(minute=15, timezone=SHANGHAI), "survey-invitations"),
     # 02:00, after the night's expiry: a due region's draft assessment run of last year.
     (assessment_runs_job, CronTrigger(hour=2, minute=0, timezone=SHANGHAI), "assessment-runs"),
+    (sign_in_counters_job, CronTrigger(hour=3, minute=30, timezone=SHANGHAI), "forget-sign-in-counters"),
 ]
 
 
