@@ -285,6 +285,10 @@ def test_a_certificate_serial_is_verified_through_the_platform_certificates(cert
 
 # --- deliveries: the sandbox sends notifications on its own -------------------------------------
 
+def _deliveries(admin, out_trade_no):
+    return admin("GET", "/sandbox/pay/deliveries", params={"out_trade_no": out_trade_no}).json()["deliveries"]
+
+
 def test_a_payment_notification_is_delivered_to_the_notify_url(sandbox, platform_settings, receiver, admin):
     client = pay_client(sandbox.base_url, platform_settings, notify_url=receiver.url)
     out_trade_no, _ = _order(client)
@@ -292,9 +296,8 @@ def test_a_payment_notification_is_delivered_to_the_notify_url(sandbox, platform
     wait_until(lambda: len(receiver.received) == 1)
     headers, body = receiver.received[0]
     assert client.parse_notification(headers, body)["resource"]["out_trade_no"] == out_trade_no
-    wait_until(lambda: len(admin("GET", "/sandbox/pay/deliveries", params={"out_trade_no": out_trade_no})
-                           .json()["deliveries"]) == 1)
-    [delivery] = admin("GET", "/sandbox/pay/deliveries", params={"out_trade_no": out_trade_no}).json()["deliveries"]
+    wait_until(lambda: len(_deliveries(admin, out_trade_no)) == 1)
+    [delivery] = _deliveries(admin, out_trade_no)
     assert (delivery["status"], delivery["delivered"], delivery["attempt"]) == (204, True, 1)
 
 
@@ -304,7 +307,9 @@ def test_a_failed_delivery_is_retried_on_the_wechat_schedule(sandbox, platform_s
     receiver.statuses = [500, 503]
     _pay(admin, out_trade_no, deliver="normal")
     wait_until(lambda: len(receiver.received) == 3)
-    deliveries = admin("GET", "/sandbox/pay/deliveries", params={"out_trade_no": out_trade_no}).json()["deliveries"]
+    # The sandbox records an attempt after the receiver has answered it, so wait for its record too.
+    wait_until(lambda: len(_deliveries(admin, out_trade_no)) == 3)
+    deliveries = _deliveries(admin, out_trade_no)
     assert [(d["attempt"], d["status"], d["delivered"]) for d in deliveries] == [
         (1, 500, False), (2, 503, False), (3, 204, True)]
     # Each attempt is signed afresh, and every copy is the same notification.
@@ -331,7 +336,7 @@ def test_deliveries_can_be_duplicated_delayed_reordered_or_dropped(sandbox, plat
     assert time.monotonic() - asked >= 0.3
     arrived = [client.parse_notification(h, b)["resource"]["out_trade_no"] for h, b in receiver.received[3:]]
     assert arrived == [prompt, delayed]  # paid first, notified last
-    assert admin("GET", "/sandbox/pay/deliveries", params={"out_trade_no": dropped}).json()["deliveries"] == []
+    assert _deliveries(admin, dropped) == []
 
 
 # --- the independent check: the SDK alone speaks to the sandbox ---------------------------------
