@@ -1,36 +1,14 @@
 """Staff sign-in and who-am-I."""
 from flask.views import MethodView
-from server.web.blueprint import Blueprint
-from marshmallow import Schema, fields, validate
 
 from server.identity import services as identity
 from server.identity.roles import STAFF_ROLES
+from server.identity.schemas import LoginSchema, StaffMeSchema, TokenSchema
 from server.web.auth import current_actor, requires, sign_in_attempt, token_service
+from server.web.blueprint import Blueprint
 from server.web.docs import THROTTLED, error_codes
 
 blp = Blueprint("admin_auth", __name__, url_prefix="/api/admin/v1", description="工作人员登录")
-
-
-class LoginSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
-
-
-class TokenSchema(Schema):
-    token = fields.String(required=True)
-    token_type = fields.String(required=True)
-    expires_in = fields.Integer(required=True)
-    role = fields.String(required=True)
-    display_name = fields.String(required=True)
-
-
-class StaffMeSchema(Schema):
-    account_id = fields.Integer()
-    role = fields.Function(lambda a: a.role.value)
-    region_id = fields.Integer(allow_none=True)
-    institution_id = fields.Integer(allow_none=True)
-    staff_id = fields.Integer(allow_none=True)
-    team_ids = fields.Function(lambda a: sorted(a.team_ids))
 
 
 @blp.route("/auth/login")

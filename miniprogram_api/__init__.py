@@ -3,8 +3,10 @@ from __future__ import annotations
 
 
 def blueprints():
-    from miniprogram_api import care, doctor, doctor_imports, doctor_prescriptions, proxies, resident, signing
-    return [resident.blp, signing.blp, proxies.blp, care.blp, doctor.blp, doctor_prescriptions.blp,
+    from miniprogram_api import (
+        account, care, contracts, doctor, doctor_imports, doctor_prescriptions, proxies, resident,
+    )
+    return [resident.blp, account.blp, contracts.blp, proxies.blp, care.blp, doctor.blp, doctor_prescriptions.blp,
             doctor_imports.blp]
 
 

@@ -1,12 +1,11 @@
 """The family doctor's workspace (`/api/doctor/v1`): my patients, logging services, follow-ups."""
 from flask.views import MethodView
 
-from admin.auth import LoginSchema, TokenSchema
-from miniprogram_api.signing import WechatLoginSchema
-from server.contracts import patients, services as contracts
-from server.contracts.schemas import ContractDetailSchema, ContractViewSchema
+from server.contracts import services as contracts
+from server.contracts.schemas import ContractDetailSchema, ContractOverviewSchema
 from server.identity import services as identity
 from server.identity.roles import Role
+from server.identity.schemas import LoginSchema, TokenSchema, WechatLoginSchema
 from server.integrations import registry
 from server.residents import proxies, services as residents
 from server.residents.schemas import ConfirmInPersonSchema, ProxyConfirmedSchema, ResidentSchema
@@ -19,6 +18,7 @@ from server.web.auth import current_actor, requires, sign_in_attempt, token_serv
 from server.web.blueprint import Blueprint
 from server.web.docs import THROTTLED, error_codes
 from server.web.schemas import page_schema, split_page
+from server.workspace import patients
 
 blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台")
 
@@ -115,12 +115,12 @@ class ContractById(MethodView):
 
 
 @blp.route("/contracts/<int:contract_id>/view")
-class ContractView(MethodView):
+class ContractOverview(MethodView):
     @requires(Role.TEAM_MEMBER)
-    @blp.response(200, ContractViewSchema)
+    @blp.response(200, ContractOverviewSchema)
     def get(self, contract_id):
         """A patient's contract with package items used and remaining this year, payments and refunds."""
-        return contracts.contract_view(current_actor(), contract_id)
+        return contracts.contract_overview(current_actor(), contract_id)
 
 
 @blp.route("/service-records")

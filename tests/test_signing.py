@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from server.common.timeutil import local_today
-from server.contracts import signing
+from server.contracts import lifecycle
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.extensions import db
@@ -121,9 +121,9 @@ def test_renewal_opens_sixty_days_before_the_end(app, world):
     contract = world.contracts["R1"]
     early = contract.period_end - timedelta(days=61)
     with pytest.raises(Exception) as refused:
-        signing.renew(actor, contract.id, consent=True, consent_version="2026.1", today=early)
+        lifecycle.renew(actor, contract.id, consent=True, consent_version="2026.1", today=early)
     assert refused.value.code == "RENEWAL_TOO_EARLY"
-    renewed = signing.renew(actor, contract.id, consent=True, consent_version="2026.1",
+    renewed = lifecycle.renew(actor, contract.id, consent=True, consent_version="2026.1",
                             today=contract.period_end - timedelta(days=30))
     assert renewed.renewed_from_id == contract.id and renewed.period_year == contract.period_year + 1
     assert renewed.status is ContractStatus.PENDING_PAYMENT and renewed.team_id == contract.team_id

@@ -18,7 +18,7 @@ from server.institutions.models import Agreement, AgreementStatus
 from server.packages.models import PackageVersion, ServicePackage
 from server.regions.models import LocalRules, Region
 from server.regions.rules import FeeSplit, fee_split, rules_in_force
-from server.residents.binding import active_benefits
+from server.residents.benefits import active_benefits
 from server.residents.models import ChronicCondition, Resident
 from server.teams.models import Team
 

@@ -108,7 +108,7 @@ class RefundSchema(Schema):
     succeeded_at = fields.DateTime(allow_none=True)
 
 
-class ContractViewSchema(Schema):
+class ContractOverviewSchema(Schema):
     """A contract as its resident sees it: what of the package is used, and the money."""
 
     contract = fields.Nested(ContractDetailSchema)

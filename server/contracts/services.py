@@ -86,7 +86,7 @@ def expire_ended_contracts(today: date) -> int:
 
 
 @dataclass(frozen=True)
-class ContractView:
+class ContractOverview:
     """A contract with what of its package is used and the money paid and refunded."""
 
     contract: Contract
@@ -95,10 +95,10 @@ class ContractView:
     refunds: list[Refund]
 
 
-def contract_view(actor: Actor, contract_id: int) -> ContractView:
+def contract_overview(actor: Actor, contract_id: int) -> ContractOverview:
     contract = get_contract(actor, contract_id)
     orders = list(db.session.scalars(sa.select(PaymentOrder).where(PaymentOrder.contract_id == contract.id)
                                      .order_by(PaymentOrder.id)))
     refunds = list(db.session.scalars(sa.select(Refund).where(
         Refund.payment_order_id.in_([o.id for o in orders])).order_by(Refund.id))) if orders else []
-    return ContractView(contract, item_usage(contract), orders, refunds)
+    return ContractOverview(contract, item_usage(contract), orders, refunds)

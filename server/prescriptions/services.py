@@ -25,7 +25,7 @@ from server.packages.models import PackageVersion
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus, refill_due_on
 from server.regions.models import LocalRules
 from server.regions.rules import max_prescription_weeks, rules_in_force
-from server.residents.binding import active_benefits
+from server.residents.benefits import active_benefits
 from server.residents.models import BenefitEnrolment, ChronicCondition
 from server.supervision.models import AlertKind, SupervisionAlert
 from server.teams.models import Staff, StaffKind

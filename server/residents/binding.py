@@ -9,13 +9,12 @@ use to avoid paying a benefit twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import sqlalchemy as sa
 
 from server.audit import services as audit
 from server.common import idcard, pii
-from server.common.timeutil import local_today, utcnow
+from server.common.timeutil import utcnow
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation, ValidationFailed
 from server.extensions import db
@@ -156,11 +155,3 @@ def _record_registrations(resident: Resident, registrations: list[ChronicRegistr
                                             diagnosed_on=registration.begin, source="insurance_5301"))
     db.session.flush()
 
-
-def active_benefits(resident_id: int, disease_codes: list[str], on: date | None = None) -> list[BenefitEnrolment]:
-    """Other outpatient benefits the person holds for any of these diseases on a date."""
-    on = on or local_today()
-    return list(db.session.scalars(sa.select(BenefitEnrolment).where(
-        BenefitEnrolment.resident_id == resident_id, BenefitEnrolment.disease_code.in_(disease_codes),
-        BenefitEnrolment.valid_from <= on,
-        sa.or_(BenefitEnrolment.valid_to.is_(None), BenefitEnrolment.valid_to >= on))))

@@ -27,7 +27,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from server.common.timeutil import SHANGHAI
-from server.sandbox import signing
+from server.sandbox import wechatpay_crypto
 from server.sandbox.config import SandboxConfig
 from server.sandbox.notifier import Notifier
 
@@ -106,8 +106,8 @@ def _admin_error(message: str, status: int = 400, code: str = "INVALID_REQUEST")
 class WechatPaySandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
-        self._verifier = signing.MerchantVerifier(config.keys, config.mchid)
-        self._signer = signing.PlatformSigner(config.keys, config.signing_serial())
+        self._verifier = wechatpay_crypto.MerchantVerifier(config.keys, config.mchid)
+        self._signer = wechatpay_crypto.PlatformSigner(config.keys, config.signing_serial())
         self._notifier = Notifier(self._signer.headers, config.time_scale)
         self._lock = threading.Lock()
         self._orders: dict[str, _Order] = {}
@@ -367,7 +367,7 @@ class WechatPaySandbox:
             "serial_no": self._config.keys.platform_cert_serial(),
             "effective_time": _rfc3339(certificate.not_valid_before_utc),
             "expire_time": _rfc3339(certificate.not_valid_after_utc),
-            "encrypt_certificate": signing.encrypt(self._config.apiv3_key, pem, "certificate"),
+            "encrypt_certificate": wechatpay_crypto.encrypt(self._config.apiv3_key, pem, "certificate"),
         }])
 
     # --- the payer's side and test controls ---------------------------------------------------
@@ -432,7 +432,7 @@ class WechatPaySandbox:
         # A notification is about the payment, whatever happened to the order since.
         plaintext = json.dumps({**transaction, "trade_state": "SUCCESS", "trade_state_desc": _STATE_DESC["SUCCESS"]},
                                ensure_ascii=False, separators=(",", ":"))
-        resource = signing.encrypt(self._config.apiv3_key, plaintext, "transaction")
+        resource = wechatpay_crypto.encrypt(self._config.apiv3_key, plaintext, "transaction")
         if broken_tag:
             resource["ciphertext"] = _flip_last_byte(resource["ciphertext"])
         envelope = {

@@ -11,7 +11,6 @@ from server.common.paging import Page, PageRequest, paginate_rows
 from server.common.timeutil import SHANGHAI, local_today
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
-from server.extensions import db
 from server.identity.roles import Actor
 from server.identity.scoping import scoped_select
 from server.packages.models import PackageItem
