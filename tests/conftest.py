@@ -3,11 +3,15 @@
 `JIAYI_TEST_DATABASE_URL` picks the database (default: a fresh SQLite file); CI runs the
 suite once on SQLite and once on PostgreSQL. The schema is built by the migrations, not by
 `create_all`, so every run also proves the migrations.
+
+Every test runs on a pinned clock (`tests/clock.py`) that the app, the sandbox and the live
+server all read, so "today" is a day the run chooses, not the calendar's.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -16,6 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server import create_app
+from server.common import timeutil
 from server.config import load_settings, _normalise_db_url
 from server.extensions import SESSION_OPTIONS, db
 from server.sandbox import keys
@@ -24,8 +29,32 @@ from server.sandbox.config import SandboxConfig
 from server.sandbox.server import SandboxServer
 from server.residents.models import FamilyLink, ProxyConfirmation, ProxyStatus, Relation
 from tests import factories
+from tests.clock import CALENDAR_EDGES, PinnedClock, day_of_the_run
 from tests.helpers import SANDBOX_TIME_SCALE
 from tests.live import LiveServer, free_port, live_database_url, live_settings, seed_live_world
+
+
+def pytest_configure(config) -> None:
+    # Before collection and the session's fixtures, which may read the time too.
+    timeutil.use_clock(PinnedClock(day_of_the_run()))
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """A test marked `calendar_edges` runs on the run's day and again on each of `CALENDAR_EDGES`."""
+    if metafunc.definition.get_closest_marker("calendar_edges"):
+        metafunc.parametrize("today", (None, *CALENDAR_EDGES), indirect=True,
+                             ids=lambda day: day.isoformat() if day else "run-day")
+
+
+@pytest.fixture(autouse=True)
+def today(request) -> Iterator[date]:
+    """Each test starts at the same moment of its day: the run's, or the calendar edge it runs on."""
+    day = getattr(request, "param", None) or day_of_the_run()
+    previous = timeutil.use_clock(PinnedClock(day))
+    try:
+        yield day
+    finally:
+        timeutil.use_clock(previous)
 
 
 def _test_database_url(tmp_path_factory) -> str:

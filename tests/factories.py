@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from server.common import idcard
-from server.common.timeutil import local_today
+from server.common.timeutil import SHANGHAI, local_today, utcnow
 from server.contracts.models import Contract, ContractEvent
 from server.demo.catalogue import ZHANGZHOU_RULES
 from server.contracts.states import ContractStatus
@@ -29,6 +29,9 @@ from server.surveys.models import Survey, SurveyInvitation
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
 
 PASSWORD = "Test@2026"
+# Tests serve and prescribe up to weeks ago under this year's contracts. In a year's first
+# weeks that is before 1 January, so there the world's contracts start earlier than real ones.
+HISTORY_DAYS = 90
 _sequence = itertools.count(1)
 _PASSWORD_HASH: list[str] = []
 
@@ -100,16 +103,23 @@ def make_resident(region: Region, name: str, born: date = date(1960, 5, 17)) -> 
     return resident
 
 
+def period_start(year: int) -> date:
+    """1 January of `year`; for this year's contracts, no later than `HISTORY_DAYS` before today."""
+    today = local_today()
+    return min(date(year, 1, 1), today - timedelta(days=HISTORY_DAYS)) if year == today.year else date(year, 1, 1)
+
+
 def make_contract(resident: Resident, team: Team, doctor: Staff, version: PackageVersion,
                   status: ContractStatus = ContractStatus.ACTIVE, year: int | None = None) -> Contract:
     year = year or local_today().year
     rules = db.session.query(LocalRules).filter_by(region_id=resident.region_id).first()
-    now = datetime(year, 1, 5, 2, 0, tzinfo=timezone.utc)
+    start = period_start(year)
+    now = datetime.combine(start + timedelta(days=4), time(10), SHANGHAI).astimezone(timezone.utc)  # e.g. 5 Jan
     contract = add(Contract(
         contract_no=f"QY{year}{next(_sequence):08d}", region_id=resident.region_id, resident_id=resident.id,
         institution_id=team.institution_id, team_id=team.id, doctor_staff_id=doctor.id,
         package_version_id=version.id, rules_id=rules.id, status=status, period_year=year,
-        period_start=date(year, 1, 1), period_end=date(year, 12, 31), channel="mini_program",
+        period_start=start, period_end=date(year, 12, 31), channel="mini_program",
         consent_at=now, consent_version="2026.1", fee_per_head_fen=10000, personal_share_fen=2000,
         public_health_share_fen=4000, insurance_fund_share_fen=4000,
         activated_at=None if status is ContractStatus.PENDING_PAYMENT else now))  # ended ones were active once
@@ -119,9 +129,11 @@ def make_contract(resident: Resident, team: Team, doctor: Staff, version: Packag
 
 
 def make_served_visit(contract: Contract) -> tuple[ServiceRecord, SurveyInvitation]:
-    """A follow-up a week ago, waiting for the resident's confirmation, and its survey invitation."""
+    """A follow-up a week ago (in a year's first week, on 1 January, as the year's counts want it),
+    waiting for the resident's confirmation, and its survey invitation."""
     item = db.session.query(PackageItem).filter_by(package_version_id=contract.package_version_id).first()
-    served = datetime.now(timezone.utc) - timedelta(days=7)
+    new_year = datetime.combine(date(local_today().year, 1, 1), time(8), SHANGHAI)
+    served = max(utcnow() - timedelta(days=7), new_year).astimezone(timezone.utc)
     record = add(ServiceRecord(contract_id=contract.id, package_item_id=item.id, resident_id=contract.resident_id,
                                region_id=contract.region_id, institution_id=contract.institution_id,
                                team_id=contract.team_id, staff_id=contract.doctor_staff_id,
@@ -143,7 +155,8 @@ def make_account(role: Role, region: Region, *, institution: Institution | None 
 
 def make_wechat(region: Region, *links: tuple[Resident, Relation]) -> WechatAccount:
     account = add(WechatAccount(appid="wx0000000000000000", openid=f"o{next(_sequence):027d}", region_id=region.id))
-    consented = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    consented = datetime.combine(period_start(local_today().year) + timedelta(days=1), time(8), SHANGHAI) \
+        .astimezone(timezone.utc)
     for resident, relation in links:
         # Active links: one's own identity, or family a team member confirmed in person.
         via = ProxyConfirmation.OWN_IDENTITY if relation is Relation.SELF else ProxyConfirmation.IN_PERSON

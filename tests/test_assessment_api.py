@@ -49,6 +49,7 @@ def _published_run(client, region25) -> dict:
     return published.get_json()
 
 
+@pytest.mark.calendar_edges
 def test_a_run_is_started_published_and_seen_by_institutions_only_once_published(client, region25):
     bureau, manager = region25.headers["bureau"], region25.headers["manager_x"]
     started = client.post(f"{A}/runs", json={"year": YEAR}, headers=bureau)

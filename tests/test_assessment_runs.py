@@ -1,7 +1,7 @@
 """Automatic indicators in SQL, scoring with exact decimals, and a draft run that adds up."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -41,6 +41,7 @@ def test_below_the_minimum_denominator_the_fallback_applies():
     assert (value, points) == (Decimal("0.45"), Decimal("4.000")) and "全地区" in note
 
 
+@pytest.mark.calendar_edges
 def test_metrics_count_people_at_the_institution_holding_the_contract(world):
     scope = metrics.Scope(world.regions["A"].id, local_today().year)
     per_person = metrics.ratios("services_per_person", scope)
@@ -51,7 +52,7 @@ def test_metrics_count_people_at_the_institution_holding_the_contract(world):
     assert control[i1].numerator == 0 and control[i1].denominator == 3     # no readings: not controlled
     record = world.records["R1"]
     add(Reading(service_record_id=record.id, resident_id=record.resident_id,
-                measured_at=datetime.now(timezone.utc) - timedelta(days=6), systolic_mmhg=128, diastolic_mmhg=82))
+                measured_at=record.served_at + timedelta(days=1), systolic_mmhg=128, diastolic_mmhg=82))
     db.session.commit()
     assert metrics.ratios("bp_control_rate", scope)[i1].numerator == 1
 
@@ -105,7 +106,7 @@ def test_a_published_run_is_unchanged_when_data_changes_and_a_new_run_is_made(ap
     before = snapshot(run.id)
     record = world.records["R1"]
     add(Reading(service_record_id=record.id, resident_id=record.resident_id,
-                measured_at=datetime.now(timezone.utc) - timedelta(days=6), systolic_mmhg=120, diastolic_mmhg=75))
+                measured_at=record.served_at + timedelta(days=1), systolic_mmhg=120, diastolic_mmhg=75))
     db.session.commit()
     copy = schemes.create_scheme(actor, year=year, name="复制方案", copy_from_id=scheme.id)
     rerun = runs.start_run(actor, year=year, scheme_id=copy.id)

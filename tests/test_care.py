@@ -2,10 +2,11 @@
 long-term prescriptions with the next refill, and one satisfaction answer per invitation."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
+from server.common.timeutil import local_today, utcnow
 from server.extensions import db
 from server.packages.models import PackageItem
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
@@ -19,7 +20,8 @@ from tests.helpers import assert_error_shape
 def _record(world, key="R1", minutes=0) -> ServiceRecord:
     contract = world.contracts[key]
     item = db.session.query(PackageItem).filter_by(package_version_id=contract.package_version_id).first()
-    served = datetime.now(timezone.utc) - timedelta(days=3, minutes=minutes)
+    visit = world.records[key].served_at  # in a year's first days, the world's visit is later than 3 days ago
+    served = max(utcnow() - timedelta(days=3), visit + (utcnow() - visit) / 2) - timedelta(minutes=minutes)
     record = add(ServiceRecord(contract_id=contract.id, package_item_id=item.id, resident_id=contract.resident_id,
                                region_id=contract.region_id, institution_id=contract.institution_id,
                                team_id=contract.team_id, staff_id=contract.doctor_staff_id,
@@ -66,6 +68,7 @@ def test_nobody_confirms_someone_else_s_service(client, world):
     assert_error_shape(response, 404)
 
 
+@pytest.mark.calendar_edges
 def test_service_history_lists_my_family_s_services_with_readings(client, world):
     _record(world, key="R1")
     _record(world, key="R5")
@@ -77,7 +80,7 @@ def test_service_history_lists_my_family_s_services_with_readings(client, world)
 
 def test_prescriptions_show_drugs_dispensings_and_the_next_refill(client, world):
     contract = world.contracts["R1"]
-    issued = date.today() - timedelta(days=10)
+    issued = local_today() - timedelta(days=10)
     script = add(Prescription(contract_id=contract.id, resident_id=contract.resident_id,
                               region_id=contract.region_id, institution_id=contract.institution_id,
                               team_id=contract.team_id, prescriber_staff_id=contract.doctor_staff_id,
@@ -98,7 +101,7 @@ def test_prescriptions_show_drugs_dispensings_and_the_next_refill(client, world)
 def invitation(world):
     record = _record(world)
     survey = add(Survey(region_id=world.regions["A"].id, name="满意度调查"))
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     invitation = add(SurveyInvitation(survey_id=survey.id, contract_id=world.contracts["R1"].id,
                                       service_record_id=record.id, invited_at=now, expires_at=now + timedelta(days=7)))
     db.session.commit()
@@ -137,7 +140,7 @@ def test_only_an_active_contract_s_resident_rates(client, world, invitation):
 
 
 def test_an_expired_invitation_takes_no_answer(client, world, invitation):
-    db.session.get(SurveyInvitation, invitation).expires_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    db.session.get(SurveyInvitation, invitation).expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     response = client.post(f"/api/mp/v1/survey-invitations/{invitation}/response", json=ANSWER,
                            headers=world.headers("resident"))

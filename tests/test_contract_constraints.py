@@ -29,5 +29,6 @@ def test_ended_contracts_do_not_hold_the_place(world, status):
     assert _second_contract(world, status).id
 
 
+@pytest.mark.calendar_edges
 def test_the_next_period_may_be_signed_while_this_one_runs(world):
     assert _second_contract(world, ContractStatus.PENDING_PAYMENT, year=local_today().year + 1).id

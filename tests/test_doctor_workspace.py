@@ -1,11 +1,11 @@
 """The doctor's workspace: logging services by the rules, control status, follow-up plan, phone follow-ups."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 import pytest
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, local_today, utcnow
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.extensions import db
@@ -25,7 +25,7 @@ def _item(world, key="A"):
 
 def _log(client, world, *, key="R1", days_ago=1, minutes=0, reading=None, who="doctor", item=None, at=None,
          **extra):
-    served = at or datetime.now(timezone.utc) - timedelta(days=days_ago, minutes=minutes)
+    served = at or utcnow() - timedelta(days=days_ago, minutes=minutes)
     body = {"contract_id": world.contracts[key].id, "package_item_id": (item or _item(world)).id,
             "service_type": "clinic", "served_at": served.isoformat(), **extra}
     if reading is not None:
@@ -64,23 +64,25 @@ def test_no_service_in_the_future(client, world):
     assert _code(_log(client, world, days_ago=-1)) == "SERVICE_IN_FUTURE"
 
 
+@pytest.mark.calendar_edges
 def test_no_service_before_the_contract(client, world):
     start = world.contracts["R1"].period_start
-    days = (date.today() - start).days + 2
+    days = (local_today() - start).days + 2
     assert _code(_log(client, world, days_ago=days)) == "SERVICE_BEFORE_CONTRACT"
 
 
 def test_no_service_after_the_contract_ended(client, world):
     contract = db.session.get(Contract, world.contracts["R1"].id)
-    contract.status, contract.ended_at = ContractStatus.TERMINATED, datetime.now(timezone.utc) - timedelta(days=3)
+    contract.status, contract.ended_at = ContractStatus.TERMINATED, utcnow() - timedelta(days=3)
     db.session.commit()
     assert _code(_log(client, world, days_ago=1)) == "CONTRACT_NOT_ACTIVE_ON_DATE"
     assert _log(client, world, days_ago=5).status_code == 201  # before it ended still counts
 
 
+@pytest.mark.calendar_edges
 def test_a_service_before_the_contract_became_active_is_refused_to_the_minute(client, world):
     contract = db.session.get(Contract, world.contracts["R1"].id)
-    day = datetime.now(SHANGHAI).date() - timedelta(days=2)
+    day = local_today() - timedelta(days=2)
     contract.period_start = min(contract.period_start, day)  # so the test holds in the first days of January
     contract.activated_at = datetime.combine(day, time(18, 37), SHANGHAI)  # the personal share arrived at 18:37
     db.session.commit()
@@ -94,7 +96,7 @@ def test_a_service_before_the_contract_became_active_is_refused_to_the_minute(cl
 def test_a_contract_cancelled_before_it_was_paid_never_had_a_service(client, world):
     contract = db.session.get(Contract, world.contracts["R1"].id)
     contract.status, contract.activated_at = ContractStatus.CANCELLED, None
-    contract.ended_at = datetime.now(timezone.utc) - timedelta(days=1)
+    contract.ended_at = utcnow() - timedelta(days=1)
     db.session.commit()
     assert _code(_log(client, world, days_ago=3)) == "CONTRACT_NOT_ACTIVE_ON_DATE"
 
@@ -113,7 +115,7 @@ def test_the_yearly_quantity_holds_unless_the_rules_allow_more(client, world):
 
 
 def test_the_same_item_twice_at_the_same_moment_is_one_service(client, world):
-    served = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
+    served = (utcnow() - timedelta(days=1)).replace(microsecond=0)
     body = {"contract_id": world.contracts["R1"].id, "package_item_id": _item(world).id,
             "service_type": "home_visit", "served_at": served.isoformat()}
     assert client.post(LOG, json=body, headers=world.headers("doctor")).status_code == 201
@@ -158,6 +160,7 @@ def test_glucose_is_controlled_below_7_mmol(client, world, glucose, controlled):
     assert _status(client, world)["glucose_controlled"] is controlled
 
 
+@pytest.mark.calendar_edges
 def test_patients_filter_by_control_and_overdue_follow_up(client, world):
     _log(client, world, key="R1", reading={"systolic_mmhg": 128, "diastolic_mmhg": 78})
     headers = world.headers("doctor")
@@ -174,7 +177,7 @@ def test_patients_filter_by_control_and_overdue_follow_up(client, world):
 
 
 def test_a_phone_follow_up_records_satisfaction_as_the_phone_channel(client, world):
-    called = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    called = (utcnow() - timedelta(hours=1)).isoformat()
     body = {"contract_id": world.contracts["R1"].id, "called_at": called, "outcome": "reached", "notes": "血压平稳",
             "satisfaction": {"score_ability": 5, "score_attitude": 4, "score_timeliness": 5, "score_overall": 5}}
     response = client.post("/api/doctor/v1/follow-up-calls", json=body, headers=world.headers("doctor"))
@@ -190,7 +193,7 @@ def test_a_phone_follow_up_records_satisfaction_as_the_phone_channel(client, wor
 
 def test_health_record_status_is_kept_per_resident(client, world):
     url = f"/api/doctor/v1/patients/{world.residents['R1'].id}/health-record"
-    today = date.today()
+    today = local_today()
     response = client.put(url, json={"updated_on": today.isoformat()}, headers=world.headers("doctor"))
     assert response.status_code == 200 and response.get_json()["health_record_updated_on"] == today.isoformat()
     future = client.put(url, json={"updated_on": (today + timedelta(days=1)).isoformat()},
@@ -214,7 +217,7 @@ def test_patients_whose_prescription_runs_out_soon(client, world):
     contract = world.contracts["R1"]
     add(Prescription(contract_id=contract.id, resident_id=contract.resident_id, region_id=contract.region_id,
                      institution_id=contract.institution_id, team_id=contract.team_id,
-                     prescriber_staff_id=contract.doctor_staff_id, issued_on=date.today() - timedelta(days=25),
+                     prescriber_staff_id=contract.doctor_staff_id, issued_on=local_today() - timedelta(days=25),
                      weeks=4, status=PrescriptionStatus.ACTIVE))
     db.session.commit()
     headers = world.headers("doctor")
@@ -243,7 +246,7 @@ def test_a_doctor_binds_wechat_once_then_signs_in_with_it(client, world, sandbox
 
 
 def test_a_call_cannot_be_recorded_before_it_happens(client, world):
-    called = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    called = (utcnow() + timedelta(hours=1)).isoformat()
     response = client.post("/api/doctor/v1/follow-up-calls", json={
         "contract_id": world.contracts["R1"].id, "called_at": called, "outcome": "reached"},
         headers=world.headers("doctor"))
@@ -252,7 +255,7 @@ def test_a_call_cannot_be_recorded_before_it_happens(client, world):
 
 def test_a_health_record_is_not_updated_before_it_was_created(client, world):
     url = f"/api/doctor/v1/patients/{world.residents['R1'].id}/health-record"
-    today = date.today()
+    today = local_today()
     response = client.put(url, json={"created_on": today.isoformat(),
                                      "updated_on": (today - timedelta(days=3)).isoformat()},
                           headers=world.headers("doctor"))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from server.audit.models import AuditEvent
 from server.common import pii
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, local_today
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.extensions import db
@@ -26,16 +26,20 @@ from server.residents.models import BenefitEnrolment, BenefitScheme, Resident
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord
 from server.supervision.models import AlertKind, SupervisionAlert
 from tests import factories
+from tests.clock import this_morning
 from tests.helpers import assert_error_shape, db_fingerprint
 
 IMPORTS = "/api/doctor/v1/imports"
-NOW = datetime.now(timezone.utc)
-YEAR_START = datetime(NOW.astimezone(SHANGHAI).year, 1, 1, tzinfo=SHANGHAI)
+
+
+def year_start() -> datetime:
+    """When this year's test contracts start, Beijing time: 1 January, or earlier in its first weeks."""
+    return datetime.combine(factories.period_start(local_today().year), time(0), SHANGHAI)
 
 
 def served(fraction: float) -> str:
-    """A moment between the start of this (Beijing) year and now: inside every test contract."""
-    return (YEAR_START + (NOW - YEAR_START) * fraction).isoformat()
+    """A moment between the start of this year's contracts and now: inside every test contract."""
+    return (year_start() + (this_morning() - year_start()) * fraction).isoformat()
 
 
 def row(world, n: int, *, key="R1", contract_no=None, fraction=None, **fields) -> dict:
@@ -89,13 +93,13 @@ def many_contracts(world, count: int) -> list[str]:
                "populations": []} for n in range(count)]
     ids = dict((name, rid) for rid, name in db.session.execute(
         sa.insert(residents).returning(residents.c.id, residents.c.name), people))
-    year, at = YEAR_START.year, YEAR_START.astimezone(timezone.utc)
+    year, at = local_today().year, year_start().astimezone(timezone.utc)
     numbers = [f"QYIMP{year}{n:06d}" for n in range(count)]
     db.session.execute(sa.insert(Contract.__table__), [{
         "contract_no": number, "region_id": region.id, "resident_id": ids[person["name"]],
         "institution_id": team.institution_id, "team_id": team.id, "doctor_staff_id": doctor.id,
         "package_version_id": version.id, "rules_id": rules_id, "status": ContractStatus.ACTIVE,
-        "period_year": year, "period_start": date(year, 1, 1), "period_end": date(year, 12, 31),
+        "period_year": year, "period_start": factories.period_start(year), "period_end": date(year, 12, 31),
         "channel": "on_site", "consent_at": at, "consent_version": "2026.1", "fee_per_head_fen": 10000,
         "personal_share_fen": 2000, "public_health_share_fen": 4000, "insurance_fund_share_fen": 4000,
         "activated_at": at, "version": 1} for number, person in zip(numbers, people)])
@@ -168,10 +172,9 @@ def test_multipart_upload_takes_the_format_from_the_file_name(client, world):
     assert (report["file_format"], report["filename"], report["rows_stored"]) == ("jsonl", "export-2026.jsonl", 1)
 
 
+@pytest.mark.calendar_edges
 def test_a_time_without_offset_is_beijing_time(client, world):
-    day = (NOW.astimezone(SHANGHAI) - timedelta(days=1)).date()
-    if day.year != NOW.astimezone(SHANGHAI).year:
-        pytest.skip("yesterday was last year: before the contract")
+    day = (this_morning().astimezone(SHANGHAI) - timedelta(days=1)).date()
     created(post(client, world, jsonl([row(world, 1, served_at=f"{day.isoformat()}T09:30:00")])))
     record = db.session.scalars(sa.select(ServiceRecord).where(ServiceRecord.external_id == "HIS-000001")).one()
     assert record.served_at == datetime(day.year, day.month, day.day, 1, 30, tzinfo=timezone.utc)
@@ -180,6 +183,7 @@ def test_a_time_without_offset_is_beijing_time(client, world):
 
 # --- Every rule of recording.py, reported --------------------------------------------------------------
 
+@pytest.mark.calendar_edges
 def test_every_recording_rule_is_a_reported_failure(client, world):
     region = world.regions["A"]
     other_version = factories.add(PackageVersion(package_id=world.packages["A"].package_id, region_id=region.id,
@@ -188,11 +192,11 @@ def test_every_recording_rule_is_a_reported_failure(client, world):
                               category=ItemCategory.TEST, yearly_quantity=4, unit_value_fen=500))
     ended = factories.make_contract(factories.make_resident(region, "林美玲"), world.teams["T1"],
                                     world.doctors["T1"], world.packages["A"], status=ContractStatus.CANCELLED)
-    ended.ended_at = YEAR_START + (NOW - YEAR_START) * 0.5
+    ended.ended_at = year_start() + (this_morning() - year_start()) * 0.5
     db.session.commit()
     rows = [
-        row(world, 1, served_at=(NOW + timedelta(hours=2)).isoformat()),            # SERVICE_IN_FUTURE
-        row(world, 2, served_at=(YEAR_START - timedelta(hours=1)).isoformat()),     # SERVICE_BEFORE_CONTRACT
+        row(world, 1, served_at=(this_morning() + timedelta(hours=2)).isoformat()),  # SERVICE_IN_FUTURE
+        row(world, 2, served_at=(year_start() - timedelta(hours=1)).isoformat()),    # SERVICE_BEFORE_CONTRACT
         row(world, 3, contract_no=ended.contract_no, fraction=0.9),                 # CONTRACT_NOT_ACTIVE_ON_DATE
         row(world, 4, item_code="GLU"),                                             # ITEM_NOT_IN_PACKAGE
         row(world, 5, systolic_mmhg=300),                                           # READING_IMPLAUSIBLE
@@ -235,7 +239,7 @@ def test_every_recording_rule_is_a_reported_failure(client, world):
 
 def test_a_service_before_the_contract_became_active_is_a_reported_failure_to_the_minute(client, world):
     contract = db.session.get(Contract, world.contracts["R1"].id)
-    day = (NOW.astimezone(SHANGHAI) - timedelta(days=2)).date()
+    day = (this_morning().astimezone(SHANGHAI) - timedelta(days=2)).date()
     contract.period_start = min(contract.period_start, day)  # so the test holds in the first days of January
     contract.activated_at = datetime.combine(day, time(18, 37), SHANGHAI)  # the personal share arrived at 18:37
     db.session.commit()
@@ -383,7 +387,7 @@ def _prescription(world, *, key="R1", status=PrescriptionStatus.ACTIVE, external
         contract_id=contract.id, resident_id=contract.resident_id, region_id=contract.region_id,
         institution_id=contract.institution_id, team_id=contract.team_id,
         prescriber_staff_id=contract.doctor_staff_id,
-        issued_on=NOW.astimezone(SHANGHAI).date() - timedelta(days=30),
+        issued_on=local_today() - timedelta(days=30),
         weeks=4, status=status, external_id=external_id))
     factories.add(PrescriptionItem(prescription_id=prescription.id, drug_code=DRUG,
                                    drug_name="氨氯地平片", quantity=Decimal("28"), unit="片"))
@@ -394,10 +398,9 @@ def _prescription(world, *, key="R1", status=PrescriptionStatus.ACTIVE, external
 DRUG = "XC08CAA001A001010100001"
 
 
+@pytest.mark.calendar_edges
 def test_dispensings_are_imported_once_by_the_doctors_dispensing_rules(client, world):
-    today = NOW.astimezone(SHANGHAI).date()
-    if today.timetuple().tm_yday < 70:
-        pytest.skip("the prescription (issued 30 days ago) must lie inside this year's contract")
+    today = local_today()
     rx = _prescription(world)
     cancelled = _prescription(world, status=PrescriptionStatus.CANCELLED, external_id="RX-2")
     theirs = _prescription(world, key="R2", external_id="RX-3")
@@ -434,9 +437,7 @@ def test_dispensings_are_imported_once_by_the_doctors_dispensing_rules(client, w
 
 @pytest.mark.parametrize("policy", ["refuse", "flag"])
 def test_a_drug_another_benefit_pays_for_is_refused_or_flagged_as_the_rules_say(client, world, policy):
-    today = NOW.astimezone(SHANGHAI).date()
-    if today.timetuple().tm_yday < 70:
-        pytest.skip("the prescription (issued 30 days ago) must lie inside this year's contract")
+    today = local_today()
     rx = _prescription(world)
     factories.add(BenefitEnrolment(resident_id=world.residents["R1"].id, scheme=BenefitScheme.TWO_DISEASE_DRUG,
                                    disease_code="hypertension", registration_no="LB350600000001",

@@ -18,6 +18,7 @@ from server.jobs import scheduler
 from tests.live import free_port
 
 
+@pytest.mark.calendar_edges
 def test_active_contracts_past_their_period_expire_once(world):
     year = local_today().year
     assert services.expire_ended_contracts(date(year, 12, 31)) == 0

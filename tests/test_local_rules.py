@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from server.common.timeutil import local_today
 from server.extensions import db
 from server.regions import rules as region_rules
 from server.regions.models import LocalRules
@@ -19,7 +20,7 @@ def _new_version(client, world, effective_from: date, **changes):
 
 
 def test_a_new_version_changes_every_number_from_its_effective_date(client, world):
-    start = date.today() + timedelta(days=40)
+    start = local_today() + timedelta(days=40)
     response = _new_version(
         client, world, start, fee_per_head_fen=12000, personal_share_fen=3000, public_health_share_fen=4500,
         insurance_fund_share_fen=4500, prescription_standard_weeks=3, prescription_max_weeks=8,
@@ -97,7 +98,7 @@ def test_no_rules_before_the_first_version(world):
     ({"payout_ratios": {"excellent": "1"}}, "payout_ratios"),
 ])
 def test_inconsistent_rules_are_refused_with_the_field_named(client, world, changes, field):
-    response = _new_version(client, world, date.today() + timedelta(days=5), **changes)
+    response = _new_version(client, world, local_today() + timedelta(days=5), **changes)
     body = assert_error_shape(response, 422)
     assert field in body["details"]["fields"]
 
@@ -105,7 +106,7 @@ def test_inconsistent_rules_are_refused_with_the_field_named(client, world, chan
 def test_history_cannot_be_rewritten(client, world):
     body = assert_error_shape(_new_version(client, world, date(2025, 1, 1)), 422)
     assert body["code"] == "RULES_BACKDATED"
-    start = date.today() + timedelta(days=9)
+    start = local_today() + timedelta(days=9)
     assert _new_version(client, world, start).status_code == 201
     assert assert_error_shape(_new_version(client, world, start), 409)["code"] == "RULES_VERSION_EXISTS"
     assert db.session.query(LocalRules).filter_by(region_id=world.regions["A"].id).count() == 2

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import requests
 import sqlalchemy as sa
 
+from server.common.timeutil import local_today, utcnow
 from server.contracts.models import Contract, ContractEvent
 from server.contracts.states import ContractStatus
 from server.extensions import db
@@ -84,7 +85,7 @@ def test_a_resident_goes_from_wx_login_to_an_active_contract_and_uses_it(live, s
     assert script["items"][0]["drug_name"] == "缬沙坦胶囊" and script["next_refill_on"]
     with live.server.app.app_context():
         from server.surveys import services as surveys
-        assert surveys.invite_served_residents(registry.wechat(), datetime.now(timezone.utc), "survey-template") == 1
+        assert surveys.invite_served_residents(registry.wechat(), utcnow(), "survey-template") == 1
         db.session.remove()
     [invitation] = phone.ok("GET", "/survey-invitations")["items"]
     answer = phone.ok("POST", f"/survey-invitations/{invitation['id']}/response", json={
@@ -103,14 +104,14 @@ def _doctor_serves_and_prescribes(live, contract_id):
         contract = db.session.get(Contract, contract_id)
         item = db.session.scalars(sa.select(PackageItem).where(
             PackageItem.package_version_id == contract.package_version_id)).first()
-        served = datetime.now(timezone.utc) - timedelta(hours=2)
+        served = utcnow() - timedelta(hours=2)
         db.session.add(ServiceRecord(contract_id=contract.id, package_item_id=item.id, resident_id=contract.resident_id,
                                      region_id=contract.region_id, institution_id=contract.institution_id,
                                      team_id=contract.team_id, staff_id=contract.doctor_staff_id,
                                      service_type=ServiceType.CLINIC, served_at=served, served_on=served.date()))
         script = Prescription(contract_id=contract.id, resident_id=contract.resident_id, region_id=contract.region_id,
                               institution_id=contract.institution_id, team_id=contract.team_id,
-                              prescriber_staff_id=contract.doctor_staff_id, issued_on=date.today(), weeks=4,
+                              prescriber_staff_id=contract.doctor_staff_id, issued_on=local_today(), weeks=4,
                               status=PrescriptionStatus.ACTIVE)
         db.session.add(script)
         db.session.flush()
@@ -118,7 +119,7 @@ def _doctor_serves_and_prescribes(live, contract_id):
         db.session.add(drug)
         db.session.flush()
         db.session.add(Dispensing(prescription_id=script.id, prescription_item_id=drug.id,
-                                  institution_id=contract.institution_id, dispensed_on=date.today(), quantity=28))
+                                  institution_id=contract.institution_id, dispensed_on=local_today(), quantity=28))
         db.session.commit()
         db.session.remove()
 
@@ -162,7 +163,7 @@ def test_a_lost_notification_is_settled_by_the_job(live):
     phone, _, contract_id, order = _signed(live)
     phone.pay(order, deliver="drop")
     with live.server.app.app_context():
-        later = datetime.now(timezone.utc) + timedelta(minutes=10)
+        later = utcnow() + timedelta(minutes=10)
         assert reconciliation.settle_open_orders(registry.wechatpay(), later) == 1
         db.session.remove()
     assert _contract(live, contract_id).status is ContractStatus.ACTIVE
@@ -172,9 +173,9 @@ def test_a_lost_notification_is_settled_by_the_job(live):
 def test_an_unpaid_expired_order_is_closed_by_the_job(live):
     _, _, contract_id, order = _signed(live)
     with live.server.app.app_context():
-        db.session.execute(sa.update(PaymentOrder).values(expires_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+        db.session.execute(sa.update(PaymentOrder).values(expires_at=utcnow() - timedelta(minutes=1)))
         db.session.commit()
-        reconciliation.settle_open_orders(registry.wechatpay(), datetime.now(timezone.utc) + timedelta(minutes=10))
+        reconciliation.settle_open_orders(registry.wechatpay(), utcnow() + timedelta(minutes=10))
         status = db.session.scalars(sa.select(PaymentOrder.status).where(PaymentOrder.out_trade_no == order)).one()
         db.session.remove()
     assert status is OrderStatus.CLOSED

@@ -22,7 +22,6 @@ from tests.factories import add, make_account, rules_kwargs
 from tests.helpers import assert_error_shape, db_fingerprint
 
 URL = "/api/doctor/v1/prescriptions"
-TODAY = local_today()
 AMLODIPINE = {"drug_code": "XC08CAA0001", "drug_name": "苯磺酸氨氯地平片", "drug_class": "antihypertensive",
               "specification": "5mg*28片", "dosage": "5mg", "frequency": "每日一次", "quantity": "28", "unit": "片"}
 METFORMIN = {"drug_code": "XA10BAA0002", "drug_name": "盐酸二甲双胍片", "drug_class": "antidiabetic",
@@ -32,7 +31,7 @@ STABLE = {"stable_patient": True, "stability_assessment": "近3个月血压控�
 
 
 def days_ago(n: int) -> date:
-    return TODAY - timedelta(days=n)
+    return local_today() - timedelta(days=n)
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +43,7 @@ def long_contracts(world):
 
 
 def body(world, key="R1", **overrides) -> dict:
-    return {"contract_id": world.contracts[key].id, "issued_on": TODAY.isoformat(), "weeks": 4,
+    return {"contract_id": world.contracts[key].id, "issued_on": local_today().isoformat(), "weeks": 4,
             "items": [dict(AMLODIPINE)], **overrides}
 
 
@@ -58,8 +57,8 @@ def issued(client, world, **overrides) -> dict:
     return response.get_json()
 
 
-def dispense(client, world, script: dict, on: date = TODAY, who="doctor", **overrides):
-    payload = {"dispensed_on": on.isoformat(),
+def dispense(client, world, script: dict, on: date | None = None, who="doctor", **overrides):
+    payload = {"dispensed_on": (on or local_today()).isoformat(),
                "items": [{"prescription_item_id": i["id"], "quantity": i["quantity"]} for i in script["items"]],
                **overrides}
     return client.post(f"{URL}/{script['id']}/dispensings", json=payload, headers=world.headers(who))
@@ -111,7 +110,7 @@ def test_four_weeks_for_any_patient(client, world):
     assert (script["weeks"], script["status"], script["stable_patient"]) == (4, "active", False)
     assert script["prescriber_staff_id"] == world.doctors["T1"].id
     assert script["contract_id"] == world.contracts["R1"].id and script["resident_id"] == world.residents["R1"].id
-    assert script["next_refill_on"] == (TODAY + timedelta(weeks=4)).isoformat()
+    assert script["next_refill_on"] == (local_today() + timedelta(weeks=4)).isoformat()
     assert script["patient_confirmed_at"] is None and script["warnings"] == []
     [item] = script["items"]
     assert (item["drug_class"], item["quantity"], item["unit"]) == ("antihypertensive", "28.00", "片")
@@ -125,7 +124,7 @@ def test_five_weeks_for_a_stable_patient_with_assessment_and_confirmation(client
     assert script["weeks"] == 5 and script["stable_patient"] is True
     assert script["stability_assessment"] == STABLE["stability_assessment"]
     assert script["patient_confirmed_at"] is not None
-    assert script["next_refill_on"] == (TODAY + timedelta(weeks=5)).isoformat()
+    assert script["next_refill_on"] == (local_today() + timedelta(weeks=5)).isoformat()
 
 
 @pytest.mark.parametrize("declared", [False, True], ids=["not-declared", "declared-but-not-on-record"])
@@ -146,7 +145,7 @@ def test_a_stable_condition_must_be_one_the_package_targets(client, world):
 def test_twelve_weeks_for_a_stable_patient(client, world):
     make_stable(world)
     script = issued(client, world, weeks=12, **STABLE)
-    assert script["weeks"] == 12 and script["next_refill_on"] == (TODAY + timedelta(weeks=12)).isoformat()
+    assert script["weeks"] == 12 and script["next_refill_on"] == (local_today() + timedelta(weeks=12)).isoformat()
 
 
 @pytest.mark.parametrize("stable", [True, False])
@@ -332,7 +331,7 @@ def test_only_an_active_contract_takes_prescriptions(client, world, status):
 
 
 def test_the_issue_date_is_not_in_the_future_nor_outside_the_contract(client, world):
-    refused(issue(client, world, issued_on=(TODAY + timedelta(days=1)).isoformat()), "DATE_IN_FUTURE")
+    refused(issue(client, world, issued_on=(local_today() + timedelta(days=1)).isoformat()), "DATE_IN_FUTURE")
     start = db.session.get(Contract, world.contracts["R1"].id).period_start
     body_ = refused(issue(client, world, issued_on=(start - timedelta(days=1)).isoformat()), "OUTSIDE_CONTRACT_PERIOD")
     assert body_["details"]["period_start"] == start.isoformat()
@@ -354,7 +353,7 @@ def test_a_village_doctor_prescribes_and_a_nurse_records_dispensing(app, client,
     assert response.status_code == 201, response.get_json()
     script = response.get_json()
     nurse = staff_headers(app, world, team="T1", kind=StaffKind.NURSE)
-    payload = {"dispensed_on": TODAY.isoformat(),
+    payload = {"dispensed_on": local_today().isoformat(),
                "items": [{"prescription_item_id": script["items"][0]["id"], "quantity": "28"}]}
     filled = client.post(f"{URL}/{script['id']}/dispensings", json=payload, headers=nurse)
     assert filled.status_code == 201, filled.get_json()
@@ -365,6 +364,7 @@ def test_a_village_doctor_prescribes_and_a_nurse_records_dispensing(app, client,
 # ---------------------------------------------------------------- dispensing
 
 
+@pytest.mark.calendar_edges
 def test_a_dispensing_moves_the_next_refill(client, world):
     script = issued(client, world, issued_on=days_ago(27).isoformat())
     assert script["next_refill_on"] == (days_ago(27) + timedelta(weeks=4)).isoformat()
@@ -391,7 +391,7 @@ def test_dispensing_rules(client, world):
     other = issued(client, world, key="R5")
     item_id = script["items"][0]["id"]
     before = db_fingerprint()
-    refused(dispense(client, world, script, on=TODAY + timedelta(days=1)), "DATE_IN_FUTURE")
+    refused(dispense(client, world, script, on=local_today() + timedelta(days=1)), "DATE_IN_FUTURE")
     refused(dispense(client, world, script, on=days_ago(11)), "DISPENSING_BEFORE_ISSUE")
     body_ = refused(dispense(client, world, script, items=[{"prescription_item_id": other["items"][0]["id"],
                                                             "quantity": "1"}]), "PRESCRIPTION_ITEM_NOT_FOUND")
@@ -422,6 +422,7 @@ def test_nothing_is_dispensed_under_a_contract_that_ended(client, world):
 # ---------------------------------------------------------------- lists and the resident's view
 
 
+@pytest.mark.calendar_edges
 def test_the_team_lists_its_prescriptions_and_those_due(client, world):
     soon = issued(client, world, issued_on=days_ago(25).isoformat())       # runs out in 3 days
     later = issued(client, world, key="R5", weeks=2)                        # runs out in 14 days
@@ -479,7 +480,7 @@ def test_a_member_of_another_team_or_institution_sees_nothing(app, client, world
     headers = staff_headers(app, world, team=team)
     before = db_fingerprint()
     assert_error_shape(client.get(f"{URL}/{script['id']}", headers=headers), 404)
-    payload = {"dispensed_on": TODAY.isoformat(),
+    payload = {"dispensed_on": local_today().isoformat(),
                "items": [{"prescription_item_id": script["items"][0]["id"], "quantity": "1"}]}
     assert_error_shape(client.post(f"{URL}/{script['id']}/dispensings", json=payload, headers=headers), 404)
     assert_error_shape(client.post(URL, json=body(world), headers=headers), 404)
@@ -496,7 +497,7 @@ def test_other_roles_are_refused_every_prescription_endpoint(client, world, who,
     script = issued(client, world)
     headers = world.headers(who)
     before = db_fingerprint()
-    payload = {"dispensed_on": TODAY.isoformat(),
+    payload = {"dispensed_on": local_today().isoformat(),
                "items": [{"prescription_item_id": script["items"][0]["id"], "quantity": "1"}]}
     for method, url, json_ in (("GET", URL, None), ("POST", URL, body(world)), ("GET", f"{URL}/{script['id']}", None),
                                ("POST", f"{URL}/{script['id']}/dispensings", payload)):
@@ -568,7 +569,7 @@ def test_bad_dispensing_bodies_get_422_and_write_nothing(client, world):
     script = issued(client, world)
     item_id = script["items"][0]["id"]
     url, headers = f"{URL}/{script['id']}/dispensings", world.headers("doctor")
-    good = {"dispensed_on": TODAY.isoformat(), "items": [{"prescription_item_id": item_id, "quantity": "28"}]}
+    good = {"dispensed_on": local_today().isoformat(), "items": [{"prescription_item_id": item_id, "quantity": "28"}]}
     bad = [{}, None, [good], {**good, "surprise": 1}, {k: v for k, v in good.items() if k != "dispensed_on"},
            {k: v for k, v in good.items() if k != "items"}, {**good, "items": []},
            {**good, "items": [{"prescription_item_id": item_id}]},

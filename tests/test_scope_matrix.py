@@ -12,6 +12,7 @@ from typing import Callable
 
 import pytest
 
+from server.common.timeutil import local_today, utcnow
 from server.identity.roles import Role
 from tests.helpers import assert_error_shape, db_fingerprint
 
@@ -95,7 +96,6 @@ def fresh_id_number() -> str:
 def pending_proxy(w, target):
     """An invitation to act for the target, from an account that does not yet act for them."""
     import secrets
-    from server.common.timeutil import utcnow
     from server.extensions import db
     from server.residents.models import FamilyLink, ProxyStatus, Relation
     holder = w.accounts["resident_2" if target in ("R1", "R5") else "resident"]
@@ -108,13 +108,12 @@ def pending_proxy(w, target):
 
 
 def yesterday() -> str:
-    from datetime import datetime, timezone
-    return (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    return (utcnow() - timedelta(days=1)).replace(microsecond=0).isoformat()
 
 
 def rules_body(w, target):
     from tests.factories import rules_kwargs
-    body = rules_kwargs(effective_from=(date.today() + timedelta(days=30)).isoformat())
+    body = rules_kwargs(effective_from=(local_today() + timedelta(days=30)).isoformat())
     body["other_fund_populations"] = []
     return body
 
@@ -334,12 +333,12 @@ CASES = [
          body=lambda w, t: {"contract_id": w.contracts[t].id, "called_at": yesterday(), "outcome": "reached"}),
     Case("doctor health record", "PUT", lambda w, t: f"/api/doctor/v1/patients/{w.residents[t].id}/health-record",
          {Role.TEAM_MEMBER}, RESIDENTS, targets=R, writes=True,
-         body=lambda w, t: {"updated_on": date.today().isoformat()}),
+         body=lambda w, t: {"updated_on": local_today().isoformat()}),
     Case("doctor prescriptions", "GET", lambda w, t: "/api/doctor/v1/prescriptions", {Role.TEAM_MEMBER}, RESIDENTS,
          list_ids=lambda w, keys: set()),
     Case("doctor prescribe", "POST", lambda w, t: "/api/doctor/v1/prescriptions", {Role.TEAM_MEMBER}, RESIDENTS,
          targets=R, ok=201, writes=True, body=lambda w, t: {
-             "contract_id": w.contracts[t].id, "issued_on": date.today().isoformat(), "weeks": 4,
+             "contract_id": w.contracts[t].id, "issued_on": local_today().isoformat(), "weeks": 4,
              "items": [{"drug_code": "XC08CAA", "drug_name": "氨氯地平片", "drug_class": "calcium_channel_blocker",
                         "dosage": "5mg", "frequency": "每日一次", "quantity": "28", "unit": "片"}]}),
     Case("doctor contract view", "GET", lambda w, t: f"/api/doctor/v1/contracts/{w.contracts[t].id}/view",

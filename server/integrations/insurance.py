@@ -14,12 +14,12 @@ import itertools
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import requests
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, utcnow
 from server.integrations.errors import (
     InsuredNameMismatch,
     InsuredPersonNotFound,
@@ -119,7 +119,7 @@ class InsuranceClient:
             raise InsurancePlatformError("医保信息平台应答格式有误", code="INSURANCE_PLATFORM_MALFORMED") from exc
 
     def _call(self, infno: str, input_: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(SHANGHAI)
+        now = utcnow().astimezone(SHANGHAI)
         envelope = {
             "infno": infno,
             "msgid": f"{self._fixmedins_code}{now:%Y%m%d%H%M%S}{next(self._serial) % 10_000:04d}",

@@ -12,14 +12,14 @@ import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from server.common import idcard
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, utcnow
 from server.sandbox.config import SandboxConfig
 
 SERVICE_PATH = "/fsi/api/rsfComIfsService/callService"
@@ -40,7 +40,7 @@ class _Person:
 
 
 def _answer(infcode: int, *, output: dict[str, Any] | None = None, err_msg: str = "") -> ResponseReturnValue:
-    now = datetime.now(SHANGHAI)
+    now = utcnow().astimezone(SHANGHAI)
     stamp = f"{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
     return jsonify(infcode=infcode, inf_refmsgid=f"{stamp}{secrets.randbelow(10**10):010d}", refmsg_time=stamp,
                    respond_time=stamp, err_msg=err_msg, warn_msg="", cainfo="", signtype="", output=output or {})
@@ -92,7 +92,7 @@ class InsuranceSandbox:
             psn_no = _psn_no(number, person.admdvs)
             self._psn_numbers[psn_no] = number
         born = idcard.birth_date(number)
-        today = datetime.now(SHANGHAI).date()
+        today = utcnow().astimezone(SHANGHAI).date()
         return _answer(0, output={
             "baseinfo": {"psn_no": psn_no, "psn_cert_type": "01", "certno": number,
                          "psn_name": person.name or str(data.get("psn_name") or ""),

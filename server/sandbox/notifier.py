@@ -9,12 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import requests
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, utcnow
 
 RETRY_DELAYS_SECONDS = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 ANSWER_WITHIN_SECONDS = 5.0
@@ -70,7 +69,7 @@ class Notifier:
         delivered = status in (200, 204) and elapsed <= ANSWER_WITHIN_SECONDS
         with self._lock:
             self._attempts.setdefault(key, []).append({
-                "copy": copy, "attempt": attempt, "at": datetime.now(SHANGHAI).isoformat(timespec="milliseconds"),
+                "copy": copy, "attempt": attempt, "at": utcnow().astimezone(SHANGHAI).isoformat(timespec="milliseconds"),
                 "status": status, "error": error, "seconds": round(elapsed, 3), "delivered": delivered})
         if not delivered and attempt <= len(RETRY_DELAYS_SECONDS):
             self._schedule(RETRY_DELAYS_SECONDS[attempt - 1] * self._time_scale, key, url, body, copy, attempt + 1)

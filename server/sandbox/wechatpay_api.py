@@ -26,7 +26,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import SHANGHAI, utcnow
 from server.sandbox import wechatpay_crypto
 from server.sandbox.config import SandboxConfig
 from server.sandbox.notifier import Notifier
@@ -81,7 +81,7 @@ class _Refund:
         return self.request["amount"]["refund"]
 
     def status(self) -> str:
-        return "SUCCESS" if datetime.now(SHANGHAI) >= self.settles_at else "PROCESSING"
+        return "SUCCESS" if utcnow().astimezone(SHANGHAI) >= self.settles_at else "PROCESSING"
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -181,7 +181,7 @@ class WechatPaySandbox:
         with self._lock:
             order = self._orders.get(body["out_trade_no"])
             if order is None:
-                prepay_id = f"wx{datetime.now(SHANGHAI):%d%H%M%S}{secrets.token_hex(13)}"
+                prepay_id = f"wx{utcnow().astimezone(SHANGHAI):%d%H%M%S}{secrets.token_hex(13)}"
                 order = self._orders[body["out_trade_no"]] = _Order(request=body, prepay_id=prepay_id)
             elif order.request != body:
                 raise PayError(400, "INVALID_REQUEST", "商户订单号重复，且请求参数与原订单不一致")
@@ -268,7 +268,7 @@ class WechatPaySandbox:
             refunded = sum(r.refund for r in self._refunds.values() if r.order is order)
             if refunded + amount["refund"] > order.total:
                 raise PayError(400, "NOT_ENOUGH", "退款金额超过订单可退金额")
-            now = datetime.now(SHANGHAI)
+            now = utcnow().astimezone(SHANGHAI)
             refund = self._refunds[body["out_refund_no"]] = _Refund(
                 request=body, order=order, refund_id=f"50{secrets.randbelow(10**30):030d}", created_at=now,
                 settles_at=now + timedelta(seconds=REFUND_PROCESSING_SECONDS * self._config.time_scale))
@@ -388,11 +388,11 @@ class WechatPaySandbox:
             expire = order.request.get("time_expire")
             if order.trade_state != "NOTPAY":
                 return _admin_error(f"订单状态为 {order.trade_state}，不能支付", 409, "ORDER_NOT_PAYABLE")
-            if expire and datetime.now(SHANGHAI) > datetime.fromisoformat(expire):
+            if expire and utcnow().astimezone(SHANGHAI) > datetime.fromisoformat(expire):
                 return _admin_error("订单已超过支付截止时间", 409, "ORDER_EXPIRED")
             order.trade_state = "SUCCESS"
             order.transaction_id = f"4200{secrets.randbelow(10**24):024d}"
-            order.success_time = datetime.now(SHANGHAI)
+            order.success_time = utcnow().astimezone(SHANGHAI)
             transaction = self._transaction(order)
             notify_url = order.request["notify_url"]
         if deliver != "drop":
@@ -436,7 +436,7 @@ class WechatPaySandbox:
         if broken_tag:
             resource["ciphertext"] = _flip_last_byte(resource["ciphertext"])
         envelope = {
-            "id": str(uuid.uuid4()), "create_time": _rfc3339(datetime.now(SHANGHAI)),
+            "id": str(uuid.uuid4()), "create_time": _rfc3339(utcnow().astimezone(SHANGHAI)),
             "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
             "resource": {"original_type": "transaction", **resource},
         }

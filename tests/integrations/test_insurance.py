@@ -1,12 +1,12 @@
 """The insurance-platform client against the sandbox over HTTP (1101 person information, 5301 registrations)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 import requests
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import local_today
 from server.integrations.errors import (
     InsuredNameMismatch,
     InsuredPersonNotFound,
@@ -46,7 +46,7 @@ def test_suspended_elsewhere_or_other_insurance_is_not_insured_here(insurance, a
     person = insurance.person_info(id_number=number, name="陈建国")
     assert person.insured_in(platform_settings.region_code) is None
     if registration.get("status") == "2":
-        assert person.insurances[0].paus_insu_date == datetime.now(SHANGHAI).date()
+        assert person.insurances[0].paus_insu_date == local_today()
 
 
 def test_an_unknown_person_is_not_found(insurance, admin):

@@ -16,7 +16,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import build_authorization, load_private_key
 
-from server.common.timeutil import SHANGHAI
+from server.common.timeutil import local_today, utcnow
 from server.integrations.errors import OrderAlreadyPaid, PaymentGatewayError, PaymentGatewayUnavailable
 from server.integrations.wechatpay import NotificationRejected, WechatPayClient
 from tests.helpers import SANDBOX_TIME_SCALE as TIME_SCALE
@@ -30,7 +30,7 @@ def _order(pay: WechatPayClient, *, amount_fen: int = 2000, openid: str = "oSand
     out_trade_no = out_trade_no or unique_no()
     prepay_id = pay.create_jsapi_order(out_trade_no=out_trade_no, description="家庭医生签约服务包个人自付",
                                        amount_fen=amount_fen, payer_openid=openid,
-                                       expires_at=datetime.now(timezone.utc) + timedelta(minutes=30))
+                                       expires_at=utcnow() + timedelta(minutes=30))
     return out_trade_no, prepay_id
 
 
@@ -64,7 +64,7 @@ def test_the_payment_deadline_reaches_wechat_pay_as_the_same_instant(pay, admin)
                                payer_openid="oSandboxPayer0000000000000001", expires_at=at)
         return out_trade_no
 
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     assert _pay(admin, order_expiring(now + timedelta(minutes=2)))["trade_state"] == "SUCCESS"
     late = admin("POST", f"/sandbox/pay/{order_expiring(now - timedelta(minutes=2))}/pay", json={"deliver": "drop"})
     assert (late.status_code, late.json()["code"]) == (409, "ORDER_EXPIRED")
@@ -88,7 +88,7 @@ def test_an_order_is_notpay_until_paid_then_success(pay, admin, platform_setting
     out_trade_no, _ = _order(pay, amount_fen=2000)
     unpaid = pay.query_order(out_trade_no)
     assert (unpaid.trade_state, unpaid.transaction_id, unpaid.amount_total_fen) == ("NOTPAY", None, 2000)
-    paid_at = datetime.now(timezone.utc).replace(microsecond=0)
+    paid_at = utcnow().replace(microsecond=0)
     transaction = _pay(admin, out_trade_no)
     state = pay.query_order(out_trade_no)
     assert state.trade_state == "SUCCESS" and state.transaction_id == transaction["transaction_id"]
@@ -151,7 +151,7 @@ def test_the_trade_bill_lists_payments_and_refunds(pay, admin, platform_settings
     transaction = _pay(admin, out_trade_no)
     out_refund_no = unique_no("R")
     pay.refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no, refund_fen=345, total_fen=12345, reason="退款")
-    today = datetime.now(SHANGHAI).date()
+    today = local_today()
     rows = [row for row in pay.trade_bill(today) if row.out_trade_no == out_trade_no]
     payment, refund = sorted(rows, key=lambda row: row.trade_state != "SUCCESS")
     assert (payment.trade_state, payment.total_fen, payment.refund_fen, payment.refund_id) == (
@@ -363,7 +363,7 @@ def test_the_bare_sdk_talks_to_the_sandbox_and_verifies_its_answers(sandbox, pla
     code, text = sdk.refund(out_refund_no=unique_no("R"), amount={"refund": 100, "total": 100, "currency": "CNY"},
                             out_trade_no=out_trade_no)
     assert code == 200 and json.loads(text)["status"] == "PROCESSING"
-    code, text = sdk.trade_bill(bill_date=datetime.now(SHANGHAI).date().isoformat())
+    code, text = sdk.trade_bill(bill_date=local_today().isoformat())
     assert code == 200
     code, content = sdk.download_bill(json.loads(text)["download_url"])
     assert code == 200 and out_trade_no in gzip.decompress(content).decode()
