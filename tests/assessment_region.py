@@ -193,11 +193,11 @@ def build(code: str = "350681") -> Region25:
     c5 = contract("P5", p5, team_x, doctor_x, ContractStatus.CANCELLED, ended_at=at(date(2025, 3, 1)))
     served(c5, date(2025, 2, 10), bp(120, 70))
 
-    def prescription(signed, doctor, issued, filled):
+    def prescription(signed, doctor, issued, filled, status=PrescriptionStatus.ACTIVE):
         script = add(Prescription(contract_id=signed.id, resident_id=signed.resident_id, region_id=region.id,
                                   institution_id=signed.institution_id, team_id=signed.team_id,
                                   prescriber_staff_id=doctor.id, issued_on=issued, weeks=4,
-                                  status=PrescriptionStatus.ACTIVE))
+                                  status=status))
         drug = add(PrescriptionItem(prescription_id=script.id, drug_code="XC08CAA", drug_name="氨氯地平片",
                                     quantity=Decimal(28), unit="片"))
         if filled:
@@ -207,7 +207,8 @@ def build(code: str = "350681") -> Region25:
     prescription(c1, doctor_x, date(2025, 4, 1), filled=True)
     prescription(c2, doctor_x, date(2025, 5, 1), filled=False)
     prescription(c4, doctor_y, date(2025, 6, 1), filled=True)
-    prescription(c1, doctor_x, date(2024, 6, 1), filled=False)  # last year's: not counted
+    prescription(c1, doctor_x, date(2024, 6, 1), filled=False,  # last year's: not counted
+                 status=PrescriptionStatus.COMPLETED)  # replaced by this year's: one active per contract
 
     add(SupervisionCase(region_id=region.id, institution_id=x.id, title="虚记随访", status="closed",
                         action=CaseAction.DEDUCTION, deduction_fen=50000, opened_by_account_id=bureau.id,

@@ -21,6 +21,13 @@ class PrescriptionStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
+# The database's own guards of two rules the services check first (`server.prescriptions.guards`
+# turns a refusal into the rule's answer). A dispensing is never voided, so its guard is total.
+ACTIVE_PER_CONTRACT_INDEX = "uq_prescription_active_per_contract"
+ITEM_PER_DAY_INDEX = "uq_dispensing_item_per_day"
+_ACTIVE_SQL = sa.text(f"status = '{PrescriptionStatus.ACTIVE.value}'")
+
+
 class Prescription(IdMixin, TimestampMixin, db.Model):
     """A long-term prescription (长期处方); `weeks` is checked against the rules in force.
 
@@ -32,6 +39,9 @@ class Prescription(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("weeks > 0", name="weeks_positive"),
         sa.UniqueConstraint("institution_id", "external_id"),
+        # One active prescription per contract: a new one completes the current one.
+        sa.Index(ACTIVE_PER_CONTRACT_INDEX, "contract_id", unique=True,
+                 sqlite_where=_ACTIVE_SQL, postgresql_where=_ACTIVE_SQL),
     )
     __scope__ = CARE_SCOPE
 
@@ -83,10 +93,14 @@ class Dispensing(IdMixin, TimestampMixin, db.Model):
     """A filling of a prescription item (取药记录)."""
 
     __tablename__ = "dispensing"
-    __table_args__ = (sa.UniqueConstraint("institution_id", "external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("institution_id", "external_id"),
+        # One filling of a drug per day.
+        sa.Index(ITEM_PER_DAY_INDEX, "prescription_item_id", "dispensed_on", unique=True),
+    )
 
     prescription_id: Mapped[int] = fk("prescription.id")
-    prescription_item_id: Mapped[int] = fk("prescription_item.id")
+    prescription_item_id: Mapped[int] = fk("prescription_item.id", index=False)  # ITEM_PER_DAY_INDEX leads with it
     institution_id: Mapped[int] = fk("institution.id", index=False)
     dispensed_on: Mapped[date] = mapped_column(sa.Date)
     quantity: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
