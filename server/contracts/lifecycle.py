@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from fractions import Fraction
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -15,17 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from server.audit import services as audit
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
-from server.contracts import eligibility, usage
-from server.contracts import services as contracts
-from server.contracts.models import Contract, ContractEvent
+from server.contracts import eligibility, transitions, usage
+from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import get_visible
 from server.integrations.wechatpay import WechatPayClient
 from server.payments import services as payments
-from server.payments.models import OrderStatus, PaymentOrder
 from server.packages.models import PackageVersion
 from server.regions.models import LocalRules, Region
 from server.regions.rules import rules_in_force
@@ -35,10 +34,10 @@ from server.teams.models import Team, TeamMembership
 RENEWAL_OPENS_DAYS_BEFORE_END = 60
 
 
+@allowed(Role.RESIDENT)
 def sign(actor: Actor, *, resident_id: int, team_id: int, package_version_id: int, consent: bool,
          consent_version: str, on: date | None = None) -> Contract:
     """Sign for oneself or a family member one acts for; the contract waits for payment."""
-    require_role(actor, Role.RESIDENT)
     on = on or local_today()
     if not consent:
         raise RuleViolation("须同意签约服务协议后方可签约", code="CONSENT_REQUIRED")
@@ -49,10 +48,10 @@ def sign(actor: Actor, *, resident_id: int, team_id: int, package_version_id: in
     return contract
 
 
+@allowed(Role.RESIDENT)
 def renew(actor: Actor, contract_id: int, *, consent: bool, consent_version: str,
           today: date | None = None) -> Contract:
     """Sign the next year with the same team and package (one step)."""
-    require_role(actor, Role.RESIDENT)
     if not consent:
         raise RuleViolation("须同意签约服务协议后方可续约", code="CONSENT_REQUIRED")
     today = today or local_today()
@@ -71,9 +70,9 @@ def renew(actor: Actor, contract_id: int, *, consent: bool, consent_version: str
     return contract
 
 
+@allowed(Role.RESIDENT)
 def change_team(actor: Actor, contract_id: int, *, team_id: int, reason: str) -> Contract:
     """Move an active contract to another team for the rest of its period; what was paid carries over."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         current = get_visible(Contract, contract_id, actor)
         if current.status is not ContractStatus.ACTIVE:
@@ -82,12 +81,10 @@ def change_team(actor: Actor, contract_id: int, *, team_id: int, reason: str) ->
             raise RuleViolation("新团队与当前团队相同", code="SAME_TEAM")
         team = _lock_team(team_id, current.region_id)
         eligibility.check_team_open(team, current.period_year)
-        current, _ = contracts.move(actor, contract_id, ContractStatus.TRANSFERRED, reason)
+        current, _ = transitions.move(actor, contract_id, ContractStatus.TRANSFERRED, reason)
         db.session.flush()  # frees the person's place for the period before the new contract takes it
         contract = _copy(current, team, today=local_today())
-        db.session.add(ContractEvent(contract_id=contract.id, from_status=None, to_status=ContractStatus.ACTIVE,
-                                     reason=f"由{current.contract_no}转签：{reason}",
-                                     wechat_account_id=actor.account_id))
+        transitions.opened(actor, contract, f"由{current.contract_no}转签：{reason}")
         audit.record(actor, "contract.change_team", "contract", contract.id,
                      {"from_contract": current.id, "from_team": current.team_id, "to_team": team.id,
                       "reason": reason})
@@ -129,8 +126,7 @@ def _new_contract(actor: Actor, resident_id: int, team_id: int, package_version_
         db.session.flush()
     except IntegrityError as exc:  # a concurrent sign-up for the same person won the race
         raise Conflict("该人员本年度已有签约（待缴费或履约中）", code="CONTRACT_EXISTS") from exc
-    db.session.add(ContractEvent(contract_id=contract.id, from_status=None, to_status=status, reason="签约",
-                                 wechat_account_id=actor.account_id, at=now))
+    transitions.opened(actor, contract, "签约", at=now)
     return contract
 
 
@@ -179,6 +175,7 @@ def _contract_no(on: date) -> str:
     return f"QY{on:%Y%m%d}{secrets.token_hex(5).upper()}"
 
 
+@allowed(Role.RESIDENT)
 def cancel(actor: Actor, wechatpay: WechatPayClient, contract_id: int, *, reason: str) -> Contract:
     """Cancel (解约): before any service, everything paid comes back; after, as the region's rules say.
 
@@ -186,30 +183,24 @@ def cancel(actor: Actor, wechatpay: WechatPayClient, contract_id: int, *, reason
     so two cancellations at once produce one refund; WeChat Pay is called after the commit
     with stable `out_refund_no`s.
     """
-    require_role(actor, Role.RESIDENT)
     with transaction():
-        contract, was = contracts.move(actor, contract_id, ContractStatus.CANCELLED, reason)
-        refund_fen = _refund_due(contract) if was is ContractStatus.ACTIVE else 0
-        refunds = payments.plan_refund(contract, refund_fen, f"解约退费：{reason}") if refund_fen else []
-        open_orders = list(db.session.scalars(sa.select(PaymentOrder.out_trade_no).where(
-            PaymentOrder.contract_id == contract.id, PaymentOrder.status == OrderStatus.CREATED)))
+        contract, was = transitions.move(actor, contract_id, ContractStatus.CANCELLED, reason)
+        share = _refund_share(contract) if was is ContractStatus.ACTIVE else Fraction(0)
+        owed = payments.refund_paid_share(contract, share, f"解约退费：{reason}")
         audit.record(actor, "contract.cancel", "contract", contract.id,
-                     {"from": was.value, "refund_fen": refund_fen, "reason": reason})
-    for out_trade_no in open_orders:
-        payments.close_order(wechatpay, out_trade_no)  # a payment that still lands is refunded there
-    for refund_id in refunds:
-        payments.send_refund(wechatpay, refund_id)
+                     {"from": was.value, "refund_fen": owed.refund_fen, "reason": reason})
+    payments.finish_cancellation(wechatpay, owed)
     return contract
 
 
-def _refund_due(contract: Contract) -> int:
-    paid = payments.net_paid_fen(contract.id)
-    if paid <= 0 or usage.services_delivered(contract.id) == 0:
-        return max(paid, 0)
+def _refund_share(contract: Contract) -> Fraction:
+    """The part of what was paid that comes back: all of it before any service, after that as the rules say."""
+    if usage.services_delivered(contract.id) == 0:
+        return Fraction(1)
     policy = db.session.get(LocalRules, contract.rules_id).refund_after_service
     if policy == "full":
-        return paid
+        return Fraction(1)
     if policy == "unused_items":
         unused, total = usage.unused_share(contract)
-        return paid * unused // total if total else 0
-    return 0
+        return Fraction(unused, total) if total else Fraction(0)
+    return Fraction(0)

@@ -23,7 +23,8 @@ class Contract(IdMixin, TimestampMixin, db.Model):
     """A family-doctor insurance contract (家庭医生医保签约协议) for one person and one period.
 
     It copies the fee split in force when it was signed, so a later change of the rules
-    never rewrites what a person agreed to. Status changes only through `transition`.
+    never rewrites what a person agreed to. Status changes only through the door in
+    `server/contracts/transitions.py`, which calls `transition` and records who acted.
     """
 
     __tablename__ = "contract"
@@ -77,7 +78,7 @@ class Contract(IdMixin, TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def transition(self, target: ContractStatus, *, reason: str = "", at: datetime | None = None) -> ContractEvent:
-        """Move to `target` if the state table allows it; returns the event to store."""
+        """Move to `target` if the state table allows it; returns the event the door stores."""
         if not can_transition(self.status, target):
             raise RuleViolation(
                 "签约状态不允许此操作",

@@ -39,3 +39,8 @@ STATUS_NAMES = {
 
 def can_transition(current: ContractStatus, target: ContractStatus) -> bool:
     return target in ALLOWED_TRANSITIONS[current]
+
+
+def states_leading_to(target: ContractStatus) -> tuple[ContractStatus, ...]:
+    """The states the table lets move to `target`, for set-based moves that filter in SQL."""
+    return tuple(state for state, targets in ALLOWED_TRANSITIONS.items() if target in targets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 import sqlalchemy as sa
 import structlog
@@ -17,13 +18,14 @@ import structlog
 from server.audit import services as audit
 from server.common.timeutil import SHANGHAI, utcnow
 from server.common.uow import transaction
+from server.contracts import transitions
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
 from server.errors import RuleViolation
 from server.extensions import db
 from server.identity.models import WechatAccount
-from server.identity.roles import SYSTEM_ACTOR, Actor, Role
-from server.identity.scoping import get_visible, require_role
+from server.identity.roles import SYSTEM_ACTOR, Actor, Role, allowed
+from server.identity.scoping import get_visible
 from server.integrations.wechatpay import OrderAlreadyPaid, OrderState, WechatPayClient
 from server.payments.models import OrderStatus, PaymentOrder, Refund, RefundStatus
 from server.supervision.models import AlertKind, SupervisionAlert
@@ -40,9 +42,9 @@ class PaymentRequest:
     params: dict
 
 
+@allowed(Role.RESIDENT)
 def start_payment(actor: Actor, wechatpay: WechatPayClient, contract_id: int) -> PaymentRequest:
     """Create (or reuse) the JSAPI order for a contract waiting for its personal share."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         contract = get_visible(Contract, contract_id, actor, for_update=True)
         if contract.status is not ContractStatus.PENDING_PAYMENT:
@@ -118,12 +120,9 @@ def _apply_payment(order: PaymentOrder, paid: Paid) -> int | None:
     order.transaction_id = paid.transaction_id
     order.paid_at = utcnow()
     audit.record(SYSTEM_ACTOR, "payment.paid", "payment_order", order.id, {"transaction_id": paid.transaction_id})
-    # Locked and read afresh: the session may hold the contract as the caller loaded it before the lock.
-    contract = db.session.scalars(sa.select(Contract).where(Contract.id == order.contract_id).with_for_update()
-                                  .execution_options(populate_existing=True)).one()
-    if contract.status is ContractStatus.PENDING_PAYMENT:
-        db.session.add(contract.transition(ContractStatus.ACTIVE, reason="个人缴费已到账"))
-        audit.record(SYSTEM_ACTOR, "contract.activate", "contract", contract.id, {"out_trade_no": order.out_trade_no})
+    if transitions.move_by_system(order.contract_id, ContractStatus.ACTIVE, "个人缴费已到账"):
+        audit.record(SYSTEM_ACTOR, "contract.activate", "contract", order.contract_id,
+                     {"out_trade_no": order.out_trade_no})
         return None
     # Paid after the contract was cancelled or the order closed: give the money back.
     return _new_refund(order, order.amount_fen, "签约已取消，退还已缴费用")
@@ -139,6 +138,7 @@ class PaymentCheck:
     orders: list[PaymentOrder]
 
 
+@allowed(Role.RESIDENT)
 def check_payment(actor: Actor, wechatpay: WechatPayClient, contract_id: int) -> PaymentCheck:
     """Ask WeChat Pay at once about a contract's open orders, as the mini-program does when
     `wx.requestPayment` returns, so a lost notification never leaves a paid contract waiting.
@@ -146,7 +146,6 @@ def check_payment(actor: Actor, wechatpay: WechatPayClient, contract_id: int) ->
     A paid order is recorded by `record_payment` under the order's row lock, exactly as the
     notification is; whichever of the two comes second finds the order paid and changes nothing.
     """
-    require_role(actor, Role.RESIDENT)
     with transaction():
         contract = get_visible(Contract, contract_id, actor)
         open_orders = list(db.session.scalars(sa.select(PaymentOrder.out_trade_no).where(
@@ -224,6 +223,43 @@ def plan_refund(contract: Contract, amount_fen: int, reason: str) -> list[int]:
             refunds.append(_new_refund(order, take, reason))
             remaining -= take
     return refunds
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancelled contract leaves payments to do with WeChat Pay once the cancellation commits."""
+
+    refund_fen: int
+    refund_ids: list[int]
+    open_orders: list[str]
+
+
+def refund_paid_share(contract: Contract, share: Fraction, reason: str) -> Cancellation:
+    """Within the cancellation's transaction: plan refunds of `share` of what was paid (net) for
+    the contract, and note its orders still open, for `finish_cancellation` after the commit."""
+    paid = max(net_paid_fen(contract.id), 0) if share else 0
+    refund_fen = paid * share.numerator // share.denominator
+    refund_ids = plan_refund(contract, refund_fen, reason) if refund_fen else []
+    open_orders = list(db.session.scalars(sa.select(PaymentOrder.out_trade_no).where(
+        PaymentOrder.contract_id == contract.id, PaymentOrder.status == OrderStatus.CREATED)))
+    return Cancellation(refund_fen, refund_ids, open_orders)
+
+
+def finish_cancellation(wechatpay: WechatPayClient, cancellation: Cancellation) -> None:
+    """Close the open orders (a payment that still lands is refunded there), then ask for the refunds."""
+    for out_trade_no in cancellation.open_orders:
+        close_order(wechatpay, out_trade_no)
+    for refund_id in cancellation.refund_ids:
+        send_refund(wechatpay, refund_id)
+
+
+def orders_and_refunds(contract_id: int) -> tuple[list[PaymentOrder], list[Refund]]:
+    """A contract's payment orders and their refunds, each oldest first."""
+    orders = list(db.session.scalars(sa.select(PaymentOrder).where(PaymentOrder.contract_id == contract_id)
+                                     .order_by(PaymentOrder.id)))
+    refunds = list(db.session.scalars(sa.select(Refund).where(
+        Refund.payment_order_id.in_([o.id for o in orders])).order_by(Refund.id))) if orders else []
+    return orders, refunds
 
 
 def send_refund(wechatpay: WechatPayClient, refund_id: int) -> Refund:

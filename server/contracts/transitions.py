@@ -1,0 +1,88 @@
+"""The one door through which a contract's status changes, and its history is written.
+
+Every change checks the state table (`states.ALLOWED_TRANSITIONS`) and writes a
+`ContractEvent` naming who made it, inside the caller's transaction: one contract at a time
+(`move` for a person acting, `move_by_system` for news from outside), or all due contracts at
+once in set-based SQL (`expire_ended`). A new contract's first history row is written here
+too (`opened`). tests/test_one_door.py fails if any other module writes either.
+
+This module imports nothing from payments: payments calls it to activate a paid contract
+while contracts calls payments for refunds, and neither import goes round in a cycle.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from server.common.timeutil import utcnow
+from server.common.types import UTCDateTime
+from server.contracts.models import Contract, ContractEvent
+from server.contracts.states import ContractStatus, can_transition, states_leading_to
+from server.extensions import db
+from server.identity.roles import SYSTEM_ACTOR, Actor, Role
+from server.identity.scoping import get_visible
+
+
+def move(actor: Actor, contract_id: int, target: ContractStatus, reason: str) -> tuple[Contract, ContractStatus]:
+    """Lock a contract the actor may see and move it to `target`, refused if the table forbids it.
+
+    Returns the contract and the state it left.
+    """
+    contract = get_visible(Contract, contract_id, actor, for_update=True)
+    previous = contract.status
+    _record(actor, contract.transition(target, reason=reason))
+    return contract, previous
+
+
+def move_by_system(contract_id: int, target: ContractStatus, reason: str) -> bool:
+    """The system's move on news from outside (a payment that landed), whoever the contract is for.
+
+    Moves only if the table allows it from where the contract stands now; returns False,
+    changing nothing, when it does not (cancelled meanwhile, or active already).
+    """
+    # Read afresh under the lock: the session may hold the contract as it was before.
+    contract = db.session.scalars(sa.select(Contract).where(Contract.id == contract_id).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
+    if not can_transition(contract.status, target):
+        return False
+    _record(SYSTEM_ACTOR, contract.transition(target, reason=reason))
+    return True
+
+
+def opened(actor: Actor, contract: Contract, reason: str, *, at: datetime | None = None) -> None:
+    """The first history row of a contract just created in its starting state."""
+    _record(actor, ContractEvent(contract_id=contract.id, from_status=None, to_status=contract.status,
+                                 reason=reason, at=at or utcnow()))
+
+
+def expire_ended(today: date, reason: str) -> int:
+    """Expire every contract whose period ended before `today` and whose state the table lets expire.
+
+    Two set-based statements, so a whole region never loads into Python: a history row for
+    each contract, by the system, then the state change. Returns how many expired.
+    """
+    now = utcnow()
+    due = sa.and_(Contract.status.in_(states_leading_to(ContractStatus.EXPIRED)), Contract.period_end < today)
+    # The rows chosen are locked, so none of them moves elsewhere before the UPDATE.
+    db.session.execute(sa.insert(ContractEvent).from_select(
+        ["contract_id", "from_status", "to_status", "reason", "at"],
+        sa.select(Contract.id, Contract.status, sa.literal(ContractStatus.EXPIRED, ContractEvent.to_status.type),
+                  sa.literal(reason), sa.literal(now, UTCDateTime())).where(due).with_for_update()))
+    # Only those just given their history row: a contract that fell due meanwhile waits for the next run.
+    recorded = sa.exists().where(ContractEvent.contract_id == Contract.id,
+                                 ContractEvent.to_status == ContractStatus.EXPIRED, ContractEvent.at == now)
+    return db.session.execute(
+        sa.update(Contract).where(due, recorded)
+        .values(status=ContractStatus.EXPIRED, ended_at=now, end_reason=reason, version=Contract.version + 1)
+        .execution_options(synchronize_session=False)).rowcount
+
+
+def _record(actor: Actor, event: ContractEvent) -> None:
+    """Store a history row with who acted: a resident by WeChat account, staff by account, the system by neither."""
+    if actor != SYSTEM_ACTOR:
+        if actor.role is Role.RESIDENT:
+            event.wechat_account_id = actor.account_id
+        else:
+            event.account_id = actor.account_id
+    db.session.add(event)
