@@ -5,7 +5,7 @@ migrates it, builds one region with one institution, team and doctor and enough 
 contracts (four "BP" services a year each), then in one run measures:
   - a plain bulk INSERT of the rows, already resolved to ids, into service_record and reading
     (`sa.insert(Table)` executemany, ids handed out beforehand, as the demo seed does),
-  - `importing.import_batch` on the same rows as JSON lines: parsing, the rules, set-wise
+  - `imports.import_batch` on the same rows as JSON lines: parsing, the rules, set-wise
     look-ups, duplicate and quota checks, the chunked inserts and the kept report,
   - the same file sent again (every row already stored),
 and prints the rates and their ratio to the plain insert. The tables are emptied between the
@@ -38,12 +38,12 @@ from server.demo.catalogue import ZHANGZHOU_RULES
 from server.extensions import db
 from server.identity.models import UserAccount
 from server.identity.roles import Actor, Role
+from server.imports import services as imports
+from server.imports.models import ImportBatch
 from server.institutions.models import Institution
 from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
 from server.regions.models import LocalRules, Region
 from server.residents.models import Resident
-from server.servicerecords import importing
-from server.servicerecords.imports import ImportBatch
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord, ServiceType
 from server.servicerecords.recording import local_date
 from server.teams.models import Staff, StaffKind, Team, TeamMembership
@@ -79,12 +79,12 @@ def main() -> None:
         empty_tables()
 
         t0 = time.perf_counter()
-        first = importing.import_batch(actor, kind="service_records", file_format="jsonl",
-                                       filename="bench.jsonl", content=content)
+        first = imports.import_batch(actor, kind="service_records", file_format="jsonl",
+                                     filename="bench.jsonl", content=content)
         import_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = importing.import_batch(actor, kind="service_records", file_format="jsonl",
-                                       filename="bench.jsonl", content=content)
+        again = imports.import_batch(actor, kind="service_records", file_format="jsonl",
+                                     filename="bench.jsonl", content=content)
         again_seconds = time.perf_counter() - t0
         counts = table_counts()
         server = db.session.scalar(sa.text("SHOW server_version"))

@@ -4,16 +4,16 @@ from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.errors import ValidationFailed
-from server.identity.roles import Role
-from server.servicerecords import importing
-from server.servicerecords.schemas import ImportArgsSchema, ImportBatchDetailSchema, ImportBatchSchema, \
-    ImportQuerySchema
-from server.web.auth import current_actor, requires
+from server.identity.roles import STAFF_ROLES
+from server.imports import services as imports
+from server.imports.schemas import ImportArgsSchema, ImportBatchDetailSchema, ImportBatchSchema, ImportQuerySchema
+from server.web.auth import current_actor
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.schemas import page_schema, split_page
 
-blp = Blueprint("doctor_imports", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台：批量导入")
+blp = Blueprint("doctor_imports", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台：批量导入",
+                serves=STAFF_ROLES)
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 _EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
@@ -31,7 +31,7 @@ _FILE_BODY = {"required": True, "description": "导入文件（UTF-8，可带 BO
 class Imports(MethodView):
     @error_codes("IMPORT_FILE_EMPTY", "IMPORT_FILE_UNPARSEABLE", "IMPORT_FILE_ENCODING", "IMPORT_COLUMNS_INVALID",
                  "IMPORT_FORMAT_REQUIRED", "PAYLOAD_TOO_LARGE")
-    @requires(Role.TEAM_MEMBER, Role.INSTITUTION_MANAGER)
+    @blp.requires(imports.import_batch)
     @blp.arguments(ImportArgsSchema, location="query")
     @blp.doc(requestBody=_FILE_BODY)
     @blp.response(201, ImportBatchDetailSchema)
@@ -44,25 +44,25 @@ class Imports(MethodView):
         """
         filename, content = _uploaded_file(args["filename"])
         file_format = args["format"] or _format_of(filename)
-        return importing.import_batch(current_actor(), kind=args["kind"], file_format=file_format,
-                                      filename=filename, content=content)
+        return imports.import_batch(current_actor(), kind=args["kind"], file_format=file_format,
+                                    filename=filename, content=content)
 
-    @requires(Role.TEAM_MEMBER, Role.INSTITUTION_MANAGER)
+    @blp.requires(imports.list_batches)
     @blp.arguments(ImportQuerySchema, location="query")
     @blp.response(200, page_schema(ImportBatchSchema))
     def get(self, args):
-        """Import reports, newest first: the institution's for a manager, one's own for a team member."""
+        """Import reports, newest first: the institution's for a manager, their team's for a team member."""
         page, filters = split_page(args)
-        return importing.list_batches(current_actor(), page, **filters)
+        return imports.list_batches(current_actor(), page, **filters)
 
 
 @blp.route("/imports/<int:batch_id>")
 class ImportById(MethodView):
-    @requires(Role.TEAM_MEMBER, Role.INSTITUTION_MANAGER)
+    @blp.requires(imports.get_batch)
     @blp.response(200, ImportBatchDetailSchema)
     def get(self, batch_id):
         """One import report with its failed rows (line, external_id, code, message)."""
-        return importing.get_batch(current_actor(), batch_id)
+        return imports.get_batch(current_actor(), batch_id)
 
 
 def _uploaded_file(filename: str) -> tuple[str, bytes]:

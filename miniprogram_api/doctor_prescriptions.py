@@ -6,20 +6,21 @@ from server.prescriptions import services as prescriptions
 from server.prescriptions.schemas import (DispensingInputSchema, DoctorPrescriptionQuerySchema,
                                           DoctorPrescriptionSchema, IssuePrescriptionSchema,
                                           PrescriptionWithWarningsSchema)
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.idempotent import idempotent
 from server.web.schemas import page_schema, split_page
 
-blp = Blueprint("doctor_prescriptions", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台：长期处方")
+blp = Blueprint("doctor_prescriptions", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台：长期处方",
+                serves=(Role.TEAM_MEMBER,))
 
 IDEMPOTENCY_CODES = ("IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
 
 
 @blp.route("/prescriptions")
 class Prescriptions(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(prescriptions.list_for_team)
     @blp.arguments(DoctorPrescriptionQuerySchema, location="query")
     @blp.response(200, page_schema(DoctorPrescriptionSchema))
     def get(self, args):
@@ -32,7 +33,7 @@ class Prescriptions(MethodView):
                  "PRESCRIPTION_NEEDS_STABLE_PATIENT", "STABILITY_ASSESSMENT_REQUIRED",
                  "PATIENT_CONFIRMATION_REQUIRED", "DRUG_CLASS_EXCLUDED", "DUPLICATE_BENEFIT",
                  "PRESCRIPTION_OLDER_THAN_CURRENT", *IDEMPOTENCY_CODES)
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(prescriptions.issue_prescription)
     @idempotent
     @blp.arguments(IssuePrescriptionSchema)
     @blp.response(201, PrescriptionWithWarningsSchema)
@@ -49,7 +50,7 @@ class Prescriptions(MethodView):
 
 @blp.route("/prescriptions/<int:prescription_id>")
 class PrescriptionById(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(prescriptions.get_prescription)
     @blp.response(200, DoctorPrescriptionSchema)
     def get(self, prescription_id):
         """One prescription of my teams with its drugs, dispensings and next refill date."""
@@ -62,7 +63,7 @@ class Dispensings(MethodView):
                  "OUTSIDE_CONTRACT_PERIOD", "DISPENSING_BEFORE_ISSUE", "PRESCRIPTION_ITEM_NOT_FOUND",
                  "DISPENSING_EXCEEDS_PRESCRIBED", "DISPENSING_ALREADY_RECORDED", "RULES_NOT_IN_FORCE",
                  "DUPLICATE_BENEFIT", *IDEMPOTENCY_CODES)
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(prescriptions.record_dispensing)
     @idempotent
     @blp.arguments(DispensingInputSchema)
     @blp.response(201, PrescriptionWithWarningsSchema)

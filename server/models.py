@@ -8,6 +8,7 @@ from server.claims.models import Claim  # noqa: F401
 from server.contracts.models import Contract, ContractEvent  # noqa: F401
 from server.common.idempotency import IdempotencyRecord  # noqa: F401
 from server.identity.models import SignInThrottle, UserAccount, WechatAccount  # noqa: F401
+from server.imports.models import ImportBatch  # noqa: F401
 from server.integrations.models import AccessToken, MessageLog  # noqa: F401
 from server.institutions.models import Agreement, AgreementEvent, Institution, MedicalCommunity  # noqa: F401
 from server.packages.models import PackageItem, PackageVersion, ServicePackage  # noqa: F401
@@ -15,7 +16,6 @@ from server.payments.models import PaymentOrder, Refund  # noqa: F401
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem  # noqa: F401
 from server.regions.models import Disease, HolidayArrangement, LocalRules, Region  # noqa: F401
 from server.residents.models import BenefitEnrolment, ChronicCondition, FamilyLink, Resident  # noqa: F401
-from server.servicerecords.imports import ImportBatch  # noqa: F401
 from server.servicerecords.models import FollowUpCall, Reading, ServiceRecord  # noqa: F401
 from server.settlement.models import Disbursement, Settlement  # noqa: F401
 from server.supervision.models import SupervisionAlert, SupervisionCase  # noqa: F401

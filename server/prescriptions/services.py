@@ -1,7 +1,9 @@
 """Long-term prescriptions (长期处方): issuing within the 4/12-week rules, dispensing, and reading them.
 
 Every number (standard and maximum weeks, excluded drug classes, what to do about a double
-benefit) comes from the region's rules in force on the prescription's date.
+benefit) comes from the region's rules in force on the prescription's date. The rules of a
+dispensing, with the contract and double-benefit rules issuing shares, are in
+`dispensing_rules`, which the batch import applies too.
 """
 from __future__ import annotations
 
@@ -16,15 +18,17 @@ from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
 from server.contracts.models import Contract
-from server.contracts.states import ContractStatus
 from server.errors import Forbidden, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.packages.models import PackageVersion
+from server.prescriptions import guards
+from server.prescriptions.dispensing_rules import SCHEME_NAMES, ContractDay, Filling, PrescribedDrug, benefit_details, \
+    contract_problem, dispensing_problem, duplicate_benefit_problem
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus, refill_due_on
 from server.regions.models import LocalRules
-from server.regions.rules import max_prescription_weeks, rules_in_force
+from server.regions.rules import max_prescription_weeks, rules_in_force, rules_on
 from server.residents.benefits import active_benefits
 from server.residents.models import BenefitEnrolment, ChronicCondition
 from server.supervision.models import AlertKind, SupervisionAlert
@@ -45,7 +49,6 @@ DRUG_CLASS_NAMES = {
     "antimicrobial": "抗微生物药物",
     "special_storage": "对储存条件有特殊要求的药品",
 }
-SCHEME_NAMES = {"two_disease_drug": "“两病”门诊用药保障", "chronic_special_outpatient": "门诊慢特病"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class PrescriptionWarning:
 # ---------------------------------------------------------------- reading
 
 
+@allowed(Role.RESIDENT, Role.TEAM_MEMBER)
 def list_prescriptions(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
                        status: PrescriptionStatus | None = None, contract_id: int | None = None,
                        due_within_days: int | None = None, today: date | None = None) -> Page[Prescription]:
@@ -76,15 +80,16 @@ def list_prescriptions(actor: Actor, page: PageRequest, *, resident_id: int | No
     return paginate(stmt, page)
 
 
+@allowed(Role.TEAM_MEMBER)
 def list_for_team(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
                   due_within_days: int | None = None, status: PrescriptionStatus | None = None,
                   contract_id: int | None = None) -> Page[Prescription]:
     """The prescriptions of the actor's teams, optionally only those due for a refill."""
-    require_role(actor, Role.TEAM_MEMBER)
     return list_prescriptions(actor, page, resident_id=resident_id, status=status, contract_id=contract_id,
                               due_within_days=due_within_days)
 
 
+@allowed(Role.TEAM_MEMBER)
 def get_prescription(actor: Actor, prescription_id: int) -> Prescription:
     return get_visible(Prescription, prescription_id, actor)
 
@@ -92,6 +97,7 @@ def get_prescription(actor: Actor, prescription_id: int) -> Prescription:
 # ---------------------------------------------------------------- issuing
 
 
+@allowed(Role.TEAM_MEMBER)
 def issue_prescription(actor: Actor, data: dict) -> Prescription:
     """A team doctor issues (or continues from a higher-level hospital) a long-term prescription.
 
@@ -99,7 +105,6 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
     is refused or issued and flagged to supervision, as the region's rules say; a flag comes
     back in the prescription's `warnings`.
     """
-    require_role(actor, Role.TEAM_MEMBER)
     with transaction():
         prescriber = _prescriber(actor)
         # Locking the contract serialises prescribing for one person: one active script at a time.
@@ -112,8 +117,8 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
         items = data["items"]
         _check_drug_classes(rules, items)
         benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), issued_on)
-        if benefits and rules.duplicate_benefit_policy != "flag":
-            raise duplicate_benefit_error(benefits)
+        if problem := duplicate_benefit_problem(benefits, rules.duplicate_benefit_policy):
+            raise problem
         current = list(db.session.scalars(scoped_select(Prescription, actor).where(
             Prescription.contract_id == contract.id, Prescription.status == PrescriptionStatus.ACTIVE)))
         later = [p for p in current if p.issued_on > issued_on]
@@ -135,7 +140,8 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
         db.session.add(prescription)
         for previous in current:
             previous.status = PrescriptionStatus.COMPLETED
-        db.session.flush()
+        with guards.one_active_per_contract():  # the flush writes the completions before the new row
+            db.session.flush()
         for item in items:
             db.session.add(PrescriptionItem(
                 prescription_id=prescription.id, drug_code=item["drug_code"].strip(),
@@ -170,17 +176,11 @@ def _prescriber(actor: Actor) -> Staff:
     return staff
 
 
-def _check_contract_on(contract: Contract, on: date, what: str) -> None:
+def _check_contract_on(contract: Contract, on: date, doing: str) -> None:
     """The contract serves on `on`: active now, `on` not in the future and inside its period."""
-    if contract.status is not ContractStatus.ACTIVE:
-        raise RuleViolation("该签约不在履约中", code="CONTRACT_NOT_ACTIVE",
-                            details={"status": contract.status.value})
-    if on > local_today():
-        raise RuleViolation(f"{what}日期不能晚于今天", code="DATE_IN_FUTURE", details={"date": on.isoformat()})
-    if not contract.period_start <= on <= contract.period_end:
-        raise RuleViolation(f"{what}日期不在签约服务期内", code="OUTSIDE_CONTRACT_PERIOD",
-                            details={"date": on.isoformat(), "period_start": contract.period_start.isoformat(),
-                                     "period_end": contract.period_end.isoformat()})
+    if problem := contract_problem(ContractDay(doing, on, local_today(), contract.status, contract.period_start,
+                                               contract.period_end)):
+        raise problem
 
 
 def _check_weeks(actor: Actor, contract: Contract, version: PackageVersion, rules: LocalRules, data: dict) -> bool:
@@ -232,20 +232,9 @@ def _check_drug_classes(rules: LocalRules, items: list[dict]) -> None:
                       for item in refused]})
 
 
-def _benefit_details(benefits: list[BenefitEnrolment]) -> dict:
-    return {"schemes": sorted({b.scheme.value for b in benefits}),
-            "diseases": sorted({b.disease_code for b in benefits})}
-
-
-def duplicate_benefit_error(benefits: list[BenefitEnrolment]) -> RuleViolation:
-    names = "或".join(SCHEME_NAMES.get(s, s) for s in _benefit_details(benefits)["schemes"])
-    return RuleViolation(f"该患者已享受{names}待遇，不能由签约服务重复开具同病种药品", code="DUPLICATE_BENEFIT",
-                         details=_benefit_details(benefits))
-
-
 def flag_duplicate_benefit(contract: Contract, benefits: list[BenefitEnrolment], subject_type: str,
                             subject_id: int, extra: dict) -> PrescriptionWarning:
-    details = _benefit_details(benefits)
+    details = benefit_details(benefits)
     db.session.add(SupervisionAlert(
         region_id=contract.region_id, institution_id=contract.institution_id, kind=AlertKind.DUPLICATE_BENEFIT,
         subject_type=subject_type, subject_id=str(subject_id),
@@ -258,51 +247,39 @@ def flag_duplicate_benefit(contract: Contract, benefits: list[BenefitEnrolment],
 # ---------------------------------------------------------------- dispensing
 
 
+@allowed(Role.TEAM_MEMBER)
 def record_dispensing(actor: Actor, prescription_id: int, data: dict) -> Prescription:
     """Record a filling (取药) of an active prescription's drugs; returns the prescription with its new
     next refill date. A double benefit on that day is refused or flagged as at issue."""
-    require_role(actor, Role.TEAM_MEMBER)
     with transaction():
         if actor.staff_id is None:
             raise Forbidden("该账号未关联医务人员", code="NOT_TEAM_MEMBER")
         prescription = get_visible(Prescription, prescription_id, actor, for_update=True)
-        if prescription.status is not PrescriptionStatus.ACTIVE:
-            raise RuleViolation("该处方已结束，不能登记取药", code="PRESCRIPTION_NOT_ACTIVE",
-                                details={"status": prescription.status.value})
         dispensed_on: date = data["dispensed_on"]
         contract = get_visible(Contract, prescription.contract_id, actor)
-        _check_contract_on(contract, dispensed_on, "取药")
-        if dispensed_on < prescription.issued_on:
-            raise RuleViolation("取药日期不能早于处方开具日期", code="DISPENSING_BEFORE_ISSUE",
-                                details={"dispensed_on": dispensed_on.isoformat(),
-                                         "issued_on": prescription.issued_on.isoformat()})
-        prescribed = {item.id: item for item in prescription.items}
+        version = get_visible(PackageVersion, contract.package_version_id, actor)
+        rules = rules_on(contract.region_id, dispensed_on)
+        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), dispensed_on)
+        prescribed = {item.id: PrescribedDrug(item.id, item.drug_name, Decimal(item.quantity), item.unit)
+                      for item in prescription.items}
         already = set(db.session.scalars(scoped_select(Dispensing, actor).with_only_columns(
             Dispensing.prescription_item_id).where(Dispensing.prescription_id == prescription.id,
                                                    Dispensing.dispensed_on == dispensed_on)))
-        for line in data["items"]:
-            item = prescribed.get(line["prescription_item_id"])
-            if item is None:
-                raise RuleViolation("该药品不在此处方中", code="PRESCRIPTION_ITEM_NOT_FOUND",
-                                    details={"prescription_item_id": line["prescription_item_id"]})
-            if line["quantity"] > Decimal(item.quantity):
-                raise RuleViolation(f"{item.drug_name}发药数量不能超过处方开具量{item.quantity}{item.unit}",
-                                    code="DISPENSING_EXCEEDS_PRESCRIBED",
-                                    details={"prescription_item_id": item.id, "prescribed": str(item.quantity),
-                                             "requested": str(line["quantity"])})
-            if item.id in already:
-                raise RuleViolation(f"{item.drug_name}当日已登记取药", code="DISPENSING_ALREADY_RECORDED",
-                                    details={"prescription_item_id": item.id, "dispensed_on": dispensed_on.isoformat()})
-        rules = rules_in_force(contract.region_id, dispensed_on)
-        version = get_visible(PackageVersion, contract.package_version_id, actor)
-        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), dispensed_on)
-        if benefits and rules.duplicate_benefit_policy != "flag":
-            raise duplicate_benefit_error(benefits)
+        if problem := dispensing_problem(*(Filling(
+                prescription_status=prescription.status, issued_on=prescription.issued_on,
+                contract_status=contract.status, period_start=contract.period_start, period_end=contract.period_end,
+                dispensed_on=dispensed_on, today=local_today(), drug=prescribed.get(line["prescription_item_id"]),
+                asked_for={"prescription_item_id": line["prescription_item_id"]}, quantity=line["quantity"],
+                already_recorded=line["prescription_item_id"] in already,
+                benefit_policy=rules.duplicate_benefit_policy if rules else None, benefits=benefits)
+                for line in data["items"])):
+            raise problem
         rows = [Dispensing(prescription_id=prescription.id, prescription_item_id=line["prescription_item_id"],
                            institution_id=prescription.institution_id, dispensed_on=dispensed_on,
                            quantity=_cents(line["quantity"]), staff_id=actor.staff_id) for line in data["items"]]
         db.session.add_all(rows)
-        db.session.flush()
+        with guards.one_dispensing_per_item_per_day():
+            db.session.flush()
         warnings = []
         if benefits:
             warnings.append(flag_duplicate_benefit(contract, benefits, "dispensing", rows[0].id, {

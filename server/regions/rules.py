@@ -25,15 +25,24 @@ GRADE_NAMES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail"
 
 def rules_in_force(region_id: int, on: date) -> LocalRules:
     """The version of the region's rules in force on `on`."""
-    rules = db.session.scalars(
+    rules = rules_on(region_id, on)
+    if rules is None:
+        raise no_rules_in_force(on)
+    return rules
+
+
+def rules_on(region_id: int, on: date) -> LocalRules | None:
+    """The version in force on `on`, or None before the region's first one (for rules that answer that)."""
+    return db.session.scalars(
         sa.select(LocalRules)
         .where(LocalRules.region_id == region_id, LocalRules.effective_from <= on)
         .order_by(LocalRules.effective_from.desc())
         .limit(1)
     ).first()
-    if rules is None:
-        raise NotFound(f"{on.isoformat()} 无生效的实施细则", code="RULES_NOT_IN_FORCE")
-    return rules
+
+
+def no_rules_in_force(on: date) -> NotFound:
+    return NotFound(f"{on.isoformat()} 无生效的实施细则", code="RULES_NOT_IN_FORCE")
 
 
 @dataclass(frozen=True)

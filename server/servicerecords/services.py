@@ -15,8 +15,8 @@ from server.common.uow import transaction
 from server.contracts.models import Contract
 from server.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.packages.models import PackageItem
 from server.regions.rules import rules_in_force
 from server.residents.models import Resident
@@ -26,6 +26,7 @@ from server.supervision.models import AlertKind, SupervisionAlert
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 
+@allowed(Role.RESIDENT, Role.TEAM_MEMBER)
 def history(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
             contract_id: int | None = None) -> Page[ServiceRecord]:
     stmt = (scoped_select(ServiceRecord, actor)
@@ -36,11 +37,13 @@ def history(actor: Actor, page: PageRequest, *, resident_id: int | None = None,
     return paginate(stmt, page)
 
 
+@allowed(Role.RESIDENT)
 def confirm(actor: Actor, record_id: int) -> ServiceRecord:
     """The resident (or the family member acting for them) confirms a logged service."""
     return _answer(actor, record_id, Confirmation.CONFIRMED, "")
 
 
+@allowed(Role.RESIDENT)
 def dispute(actor: Actor, record_id: int, reason: str) -> ServiceRecord:
     """A disputed service is not counted and goes to supervision as a possible fake service."""
     record = _answer(actor, record_id, Confirmation.DISPUTED, reason)
@@ -53,7 +56,6 @@ def dispute(actor: Actor, record_id: int, reason: str) -> ServiceRecord:
 
 
 def _answer(actor: Actor, record_id: int, answer: Confirmation, reason: str) -> ServiceRecord:
-    require_role(actor, Role.RESIDENT)
     with transaction():
         record = get_visible(ServiceRecord, record_id, actor, for_update=True)
         if record.confirmation is not Confirmation.PENDING:
@@ -68,9 +70,9 @@ def _answer(actor: Actor, record_id: int, answer: Confirmation, reason: str) -> 
     return record
 
 
+@allowed(Role.TEAM_MEMBER)
 def log_service(actor: Actor, data: dict) -> ServiceRecord:
     """A team member logs a delivered package item (履约记录), readings included; the resident confirms it later."""
-    require_role(actor, Role.TEAM_MEMBER)
     reading = data.get("reading") or {}
     problems = reading_problems(reading)
     if problems:
@@ -110,10 +112,10 @@ def log_service(actor: Actor, data: dict) -> ServiceRecord:
     return record
 
 
+@allowed(Role.TEAM_MEMBER)
 def record_call(actor: Actor, data: dict) -> FollowUpCall:
     """A phone follow-up (电话回访); satisfaction answered on the phone is entered for the resident,
     marked as such (channel "phone", who entered it), never mixed up with their own answers."""
-    require_role(actor, Role.TEAM_MEMBER)
     answers = data.get("satisfaction")
     with transaction():
         contract = get_visible(Contract, data["contract_id"], actor)
@@ -140,9 +142,9 @@ def record_call(actor: Actor, data: dict) -> FollowUpCall:
     return call
 
 
+@allowed(Role.TEAM_MEMBER)
 def update_health_record(actor: Actor, resident_id: int, *, created_on: date | None, updated_on: date) -> Resident:
     """The team keeps the resident's health record (健康档案); the assessment counts well-kept ones."""
-    require_role(actor, Role.TEAM_MEMBER)
     with transaction():
         resident = get_visible(Resident, resident_id, actor, for_update=True)
         if updated_on > local_today():

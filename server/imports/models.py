@@ -17,14 +17,16 @@ class ImportBatch(IdMixin, db.Model):
     """One file of service records, readings or dispensings sent by an institution, with its report.
 
     Each row carries the institution's own id, so re-sending a file stores nothing twice;
-    a bad row is reported with its line and reason while the good rows are stored.
+    a bad row is reported with its line and reason while the good rows are stored. A team
+    member's batch belongs to their team; a manager's to the whole institution (no team).
     """
 
     __tablename__ = "import_batch"
-    __scope__ = {Level.REGION: "region_id", Level.INSTITUTION: "institution_id"}
+    __scope__ = {Level.REGION: "region_id", Level.INSTITUTION: "institution_id", Level.TEAM: "team_id"}
 
     region_id: Mapped[int] = fk("region.id", index=False)
     institution_id: Mapped[int] = fk("institution.id")
+    team_id: Mapped[int | None] = fk("team.id", nullable=True)
     kind: Mapped[str] = mapped_column(sa.String(16))  # service_records (readings included) / dispensings
     file_format: Mapped[str] = mapped_column(sa.String(8))  # jsonl / csv
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
