@@ -14,19 +14,19 @@ from server.assessment.schemas import (
     NewAssignmentSchema, NewSchemeSchema, ResultDetailSchema, ResultQuerySchema, ResultSchema, RunQuerySchema,
     RunSchema, SchemeSchema, StartRunSchema,
 )
-from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Role
-from server.web.auth import current_actor, requires
+from server.identity.roles import ADMIN_ROLES
+from server.web.auth import current_actor
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("admin_assessment", __name__, url_prefix="/api/admin/v1", description="考核")
+blp = Blueprint("admin_assessment", __name__, url_prefix="/api/admin/v1", description="考核", serves=ADMIN_ROLES)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @blp.route("/assessment/schemes")
 class Schemes(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(schemes.list_schemes)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(SchemeSchema))
     def get(self, args):
@@ -34,7 +34,7 @@ class Schemes(MethodView):
         page, _ = split_page(args)
         return schemes.list_schemes(current_actor(), page)
 
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(schemes.create_scheme)
     @blp.arguments(NewSchemeSchema)
     @blp.response(201, SchemeSchema)
     def post(self, data):
@@ -44,14 +44,14 @@ class Schemes(MethodView):
 
 @blp.route("/assessment/schemes/<int:scheme_id>")
 class SchemeById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(schemes.get_scheme)
     @blp.response(200, SchemeSchema)
     def get(self, scheme_id):
         """One scheme with its indicators, points and scoring rules."""
         return schemes.get_scheme(current_actor(), scheme_id)
 
     @error_codes("SCHEME_LOCKED")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(schemes.replace_indicators)
     @blp.arguments(SchemeSchema)
     @blp.response(200, SchemeSchema)
     def put(self, data, scheme_id):
@@ -61,7 +61,7 @@ class SchemeById(MethodView):
 
 @blp.route("/assessment/schemes/<int:scheme_id>/manual-scores")
 class ManualScores(MethodView):
-    @requires(Role.BUREAU_STAFF, Role.ASSESSOR)
+    @blp.requires(schemes.list_manual_scores)
     @blp.arguments(ManualScoreQuerySchema, location="query")
     @blp.response(200, page_schema(ManualScoreSchema))
     def get(self, args, scheme_id):
@@ -70,7 +70,7 @@ class ManualScores(MethodView):
         return schemes.list_manual_scores(current_actor(), scheme_id, page, **filters)
 
     @error_codes("INDICATOR_NOT_FOUND", "INDICATOR_NOT_MANUAL", "POINTS_ABOVE_INDICATOR")
-    @requires(Role.BUREAU_STAFF, Role.ASSESSOR)
+    @blp.requires(schemes.enter_manual_score)
     @blp.arguments(ManualScoreSchema)
     @blp.response(200, ManualScoreSchema)
     def put(self, data, scheme_id):
@@ -80,7 +80,7 @@ class ManualScores(MethodView):
 
 @blp.route("/assessment/runs")
 class Runs(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(runs.list_runs)
     @blp.arguments(RunQuerySchema, location="query")
     @blp.response(200, page_schema(RunSchema))
     def get(self, args):
@@ -89,7 +89,7 @@ class Runs(MethodView):
         return runs.list_runs(current_actor(), page, **filters)
 
     @error_codes("SCHEME_MISSING", "RULES_NOT_IN_FORCE")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(runs.start_run)
     @blp.arguments(StartRunSchema)
     @blp.response(201, RunSchema)
     def post(self, data):
@@ -99,7 +99,7 @@ class Runs(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>")
 class RunById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(runs.get_run)
     @blp.response(200, RunSchema)
     def get(self, run_id):
         """One run with its deadlines."""
@@ -109,7 +109,7 @@ class RunById(MethodView):
 @blp.route("/assessment/runs/<int:run_id>/publish")
 class PublishRun(MethodView):
     @error_codes("RUN_NOT_DRAFT", "HOLIDAY_CALENDAR_UNAVAILABLE")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(runs.publish)
     @blp.response(200, RunSchema)
     def post(self, run_id):
         """Publish a draft: the feedback and appeal deadlines are set in working days and the run is frozen."""
@@ -118,7 +118,7 @@ class PublishRun(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/assessors")
 class Assignments(MethodView):
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(assignments.list_assignments)
     @blp.arguments(AssignmentQuerySchema, location="query")
     @blp.response(200, page_schema(AssignmentSchema))
     def get(self, args, run_id):
@@ -127,7 +127,7 @@ class Assignments(MethodView):
         return assignments.list_assignments(current_actor(), run_id, page, **filters)
 
     @error_codes("ASSESSOR_NOT_FOUND", "INSTITUTION_NOT_IN_RUN", "ASSESSOR_ALREADY_ASSIGNED")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(assignments.assign)
     @blp.arguments(NewAssignmentSchema)
     @blp.response(201, AssignmentSchema)
     def post(self, data, run_id):
@@ -137,7 +137,7 @@ class Assignments(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/assessors/<int:assignment_id>")
 class AssignmentById(MethodView):
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(assignments.withdraw)
     @blp.response(204)
     def delete(self, run_id, assignment_id):
         """Withdraw an assignment; the assessor's scores stay."""
@@ -146,7 +146,7 @@ class AssignmentById(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/results")
 class Results(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(results.list_results)
     @blp.arguments(ResultQuerySchema, location="query")
     @blp.response(200, page_schema(ResultSchema))
     def get(self, args, run_id):
@@ -157,7 +157,7 @@ class Results(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>")
 class ResultById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(results.get_result)
     @blp.response(200, ResultDetailSchema)
     def get(self, run_id, institution_id):
         """One institution's result with every indicator's numerator, denominator, value and points."""
@@ -166,28 +166,28 @@ class ResultById(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/acknowledge")
 class Acknowledge(MethodView):
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(results.acknowledge)
     @blp.response(200, ResultSchema)
     def post(self, run_id, institution_id):
         """The institution acknowledges its published result (签收); the first acknowledgement counts."""
-        return results.mark_informed(current_actor(), run_id, institution_id)
+        return results.acknowledge(current_actor(), run_id, institution_id)
 
 
 @blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/informed")
 class Informed(MethodView):
     @error_codes("RUN_NOT_PUBLISHED")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(results.record_informed)
     @blp.arguments(InformSchema)
     @blp.response(200, ResultSchema)
     def post(self, data, run_id, institution_id):
         """The bureau records delivering a result outside the platform; the first record counts."""
-        return results.mark_informed(current_actor(), run_id, institution_id, how=data["how"])
+        return results.record_informed(current_actor(), run_id, institution_id, how=data["how"])
 
 
 @blp.route("/assessment/runs/<int:run_id>/results/<int:institution_id>/indicators/<string:code>/entries")
 class Explain(MethodView):
     @error_codes("INDICATOR_NOT_FOUND", "INDICATOR_NOT_AUTOMATIC")
-    @requires(*ADMIN_ROLES)
+    @blp.requires(results.explain)
     @blp.arguments(ExplainQuerySchema, location="query")
     @blp.response(200, ExplanationSchema)
     def get(self, args, run_id, institution_id, code):
@@ -198,7 +198,7 @@ class Explain(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/export.xlsx")
 class Export(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(export.run_workbook)
     @blp.response(200, description="考核结果 Excel 工作簿", content_type=XLSX)
     def get(self, run_id):
         """The run's results as an Excel workbook: the region, then one sheet per institution."""
@@ -209,7 +209,7 @@ class Export(MethodView):
 
 @blp.route("/assessment/runs/<int:run_id>/appeals")
 class Appeals(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(results.list_appeals)
     @blp.arguments(AppealQuerySchema, location="query")
     @blp.response(200, page_schema(AppealSchema))
     def get(self, args, run_id):
@@ -218,7 +218,7 @@ class Appeals(MethodView):
         return results.list_appeals(current_actor(), run_id, page, **filters)
 
     @error_codes("APPEAL_WINDOW_CLOSED", "APPEAL_PENDING", "INDICATOR_NOT_FOUND")
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(results.file_appeal)
     @blp.arguments(NewAppealSchema)
     @blp.response(201, AppealSchema)
     def post(self, data, run_id):
@@ -230,7 +230,7 @@ class Appeals(MethodView):
 @blp.route("/assessment/appeals/<int:appeal_id>/decision")
 class AppealDecision(MethodView):
     @error_codes("APPEAL_DECIDED")
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(results.decide_appeal)
     @blp.arguments(AppealDecisionSchema)
     @blp.response(200, AppealSchema)
     def post(self, data, appeal_id):

@@ -2,20 +2,21 @@
 from flask.views import MethodView
 from server.web.blueprint import Blueprint
 
-from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Role
+from server.identity.roles import ADMIN_ROLES
 from server.institutions import services
 from server.institutions.schemas import (
     AgreementEventSchema, AgreementQuerySchema, AgreementSchema, AgreementStatusChangeSchema, InstitutionSchema,
 )
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("admin_institutions", __name__, url_prefix="/api/admin/v1", description="机构与协议管理")
+blp = Blueprint("admin_institutions", __name__, url_prefix="/api/admin/v1", description="机构与协议管理",
+                serves=ADMIN_ROLES)
 
 
 @blp.route("/institutions")
 class Institutions(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(services.list_institutions)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(InstitutionSchema))
     def get(self, args):
@@ -23,7 +24,7 @@ class Institutions(MethodView):
         page, _ = split_page(args)
         return services.list_institutions(current_actor(), page)
 
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(services.create_institution)
     @blp.arguments(InstitutionSchema)
     @blp.response(201, InstitutionSchema)
     def post(self, data):
@@ -33,7 +34,7 @@ class Institutions(MethodView):
 
 @blp.route("/institutions/<int:institution_id>")
 class InstitutionById(MethodView):
-    @requires(*ADMIN_ROLES)
+    @blp.requires(services.get_institution)
     @blp.response(200, InstitutionSchema)
     def get(self, institution_id):
         """One institution."""
@@ -42,7 +43,7 @@ class InstitutionById(MethodView):
 
 @blp.route("/agreements")
 class Agreements(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.list_agreements)
     @blp.arguments(AgreementQuerySchema, location="query")
     @blp.response(200, page_schema(AgreementSchema))
     def get(self, args):
@@ -50,7 +51,7 @@ class Agreements(MethodView):
         page, filters = split_page(args)
         return services.list_agreements(current_actor(), page, **filters)
 
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(services.create_agreement)
     @blp.arguments(AgreementSchema)
     @blp.response(201, AgreementSchema)
     def post(self, data):
@@ -60,7 +61,7 @@ class Agreements(MethodView):
 
 @blp.route("/agreements/<int:agreement_id>")
 class AgreementById(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.get_agreement)
     @blp.response(200, AgreementSchema)
     def get(self, agreement_id):
         """One agreement."""
@@ -69,7 +70,7 @@ class AgreementById(MethodView):
 
 @blp.route("/agreements/<int:agreement_id>/status")
 class AgreementStatus(MethodView):
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(services.change_agreement_status)
     @blp.arguments(AgreementStatusChangeSchema)
     @blp.response(200, AgreementSchema)
     def post(self, data, agreement_id):
@@ -79,7 +80,7 @@ class AgreementStatus(MethodView):
 
 @blp.route("/agreements/<int:agreement_id>/events")
 class AgreementEvents(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.agreement_history)
     @blp.response(200, AgreementEventSchema(many=True))
     def get(self, agreement_id):
         """The agreement's status history."""

@@ -6,20 +6,21 @@ from server.audit import services as audit
 from server.audit.schemas import AuditEventSchema, AuditQuerySchema
 from server.contracts import services as contracts
 from server.contracts.schemas import ContractDetailSchema, ContractQuerySchema, ContractSchema, TerminateSchema
-from server.identity.roles import MANAGING_ROLES, Role
+from server.identity.roles import ADMIN_ROLES
 from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
 from server.residents import services as residents
 from server.residents.schemas import ResidentQuerySchema, ResidentSchema, ResidentSummarySchema
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("admin_people", __name__, url_prefix="/api/admin/v1", description="参保人员、签约与审计")
+blp = Blueprint("admin_people", __name__, url_prefix="/api/admin/v1", description="参保人员、签约与审计",
+                serves=ADMIN_ROLES)
 
 
 @blp.route("/packages")
 class Packages(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(packages.list_packages)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(ServicePackageSchema))
     def get(self, args):
@@ -30,7 +31,7 @@ class Packages(MethodView):
 
 @blp.route("/packages/<int:package_id>")
 class PackageById(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(packages.get_package)
     @blp.response(200, ServicePackageSchema)
     def get(self, package_id):
         """One service package."""
@@ -39,7 +40,7 @@ class PackageById(MethodView):
 
 @blp.route("/residents")
 class Residents(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(residents.search_residents)
     @blp.arguments(ResidentQuerySchema, location="query")
     @blp.response(200, page_schema(ResidentSummarySchema))
     def get(self, args):
@@ -50,7 +51,7 @@ class Residents(MethodView):
 
 @blp.route("/residents/<int:resident_id>")
 class ResidentById(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(residents.get_resident)
     @blp.response(200, ResidentSchema)
     def get(self, resident_id):
         """One resident (masked); the read is audited."""
@@ -59,7 +60,7 @@ class ResidentById(MethodView):
 
 @blp.route("/contracts")
 class Contracts(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(contracts.list_contracts)
     @blp.arguments(ContractQuerySchema, location="query")
     @blp.response(200, page_schema(ContractSchema))
     def get(self, args):
@@ -70,7 +71,7 @@ class Contracts(MethodView):
 
 @blp.route("/contracts/<int:contract_id>")
 class ContractById(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(contracts.get_contract)
     @blp.response(200, ContractDetailSchema)
     def get(self, contract_id):
         """One contract with its history."""
@@ -79,7 +80,7 @@ class ContractById(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/terminate")
 class ContractTerminate(MethodView):
-    @requires(Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
+    @blp.requires(contracts.terminate_contract)
     @blp.arguments(TerminateSchema)
     @blp.response(200, ContractDetailSchema)
     def post(self, data, contract_id):
@@ -89,7 +90,7 @@ class ContractTerminate(MethodView):
 
 @blp.route("/audit-events")
 class AuditEvents(MethodView):
-    @requires(Role.BUREAU_STAFF)
+    @blp.requires(audit.list_events)
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, page_schema(AuditEventSchema))
     def get(self, args):

@@ -2,18 +2,18 @@
 from flask.views import MethodView
 from server.web.blueprint import Blueprint
 
-from server.identity.roles import MANAGING_ROLES, Role
+from server.identity.roles import ADMIN_ROLES
 from server.teams import services
 from server.teams.schemas import MembershipEndSchema, MembershipSchema, NewStaffSchema, StaffSchema, TeamSchema
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("admin_teams", __name__, url_prefix="/api/admin/v1", description="团队与人员管理")
+blp = Blueprint("admin_teams", __name__, url_prefix="/api/admin/v1", description="团队与人员管理", serves=ADMIN_ROLES)
 
 
 @blp.route("/teams")
 class Teams(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.list_teams)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(TeamSchema))
     def get(self, args):
@@ -21,7 +21,7 @@ class Teams(MethodView):
         page, _ = split_page(args)
         return services.list_teams(current_actor(), page)
 
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(services.create_team)
     @blp.arguments(TeamSchema)
     @blp.response(201, TeamSchema)
     def post(self, data):
@@ -31,7 +31,7 @@ class Teams(MethodView):
 
 @blp.route("/teams/<int:team_id>")
 class TeamById(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.get_team)
     @blp.response(200, TeamSchema)
     def get(self, team_id):
         """One team."""
@@ -40,13 +40,13 @@ class TeamById(MethodView):
 
 @blp.route("/teams/<int:team_id>/members")
 class TeamMembers(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.team_members)
     @blp.response(200, MembershipSchema(many=True))
     def get(self, team_id):
         """The team's memberships, past and current."""
         return services.team_members(current_actor(), team_id)
 
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(services.add_member)
     @blp.arguments(MembershipSchema)
     @blp.response(201, MembershipSchema)
     def post(self, data, team_id):
@@ -56,7 +56,7 @@ class TeamMembers(MethodView):
 
 @blp.route("/teams/<int:team_id>/members/<int:membership_id>/end")
 class TeamMemberEnd(MethodView):
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(services.end_membership)
     @blp.arguments(MembershipEndSchema)
     @blp.response(200, MembershipSchema)
     def post(self, data, team_id, membership_id):
@@ -66,7 +66,7 @@ class TeamMemberEnd(MethodView):
 
 @blp.route("/staff")
 class StaffList(MethodView):
-    @requires(*MANAGING_ROLES)
+    @blp.requires(services.list_staff)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(StaffSchema))
     def get(self, args):
@@ -74,7 +74,7 @@ class StaffList(MethodView):
         page, _ = split_page(args)
         return services.list_staff(current_actor(), page)
 
-    @requires(Role.INSTITUTION_MANAGER)
+    @blp.requires(services.create_staff)
     @blp.arguments(NewStaffSchema)
     @blp.response(201, StaffSchema)
     def post(self, data):

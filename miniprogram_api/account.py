@@ -8,11 +8,12 @@ from server.identity.schemas import ResidentTokenSchema, WechatLoginSchema
 from server.integrations import registry
 from server.residents import binding, proxies
 from server.residents.schemas import AddFamilySchema, BindSelfSchema, FamilyMemberSchema
-from server.web.auth import current_actor, requires, sign_in_attempt, token_service
+from server.web.auth import current_actor, sign_in_attempt, token_service
 from server.web.blueprint import Blueprint
 from server.web.docs import THROTTLED, error_codes
 
-blp = Blueprint("mp_account", __name__, url_prefix="/api/mp/v1", description="居民端：登录、本人身份与家庭成员")
+blp = Blueprint("mp_account", __name__, url_prefix="/api/mp/v1", description="居民端：登录、本人身份与家庭成员",
+                serves=(Role.RESIDENT,))
 
 
 @blp.route("/auth/wechat-login")
@@ -31,7 +32,7 @@ class WechatLogin(MethodView):
 
 @blp.route("/auth/logout")
 class Logout(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(identity.logout)
     @blp.response(204)
     def post(self):
         """Sign out: every token of my WeChat account stops working."""
@@ -43,7 +44,7 @@ class MyIdentity(MethodView):
     @error_codes("CONSENT_REQUIRED", "NOT_INSURED_IN_REGION", "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH",
                  "IDENTITY_ALREADY_BOUND", "IDENTITY_BOUND_ELSEWHERE", "INSURANCE_PLATFORM_UNAVAILABLE",
                  "WECHAT_CODE_INVALID")
-    @requires(Role.RESIDENT)
+    @blp.requires(binding.bind_self)
     @blp.arguments(BindSelfSchema)
     @blp.response(201, FamilyMemberSchema)
     def post(self, data):
@@ -59,7 +60,7 @@ class MyIdentity(MethodView):
 class MyFamily(MethodView):
     @error_codes("CONSENT_REQUIRED", "IDENTITY_NOT_BOUND", "FAMILY_MEMBER_EXISTS", "PROXY_LIMIT_REACHED",
                  "NOT_INSURED_IN_REGION", "INSURED_PERSON_NOT_FOUND", "INSURED_NAME_MISMATCH", "RULES_NOT_IN_FORCE")
-    @requires(Role.RESIDENT)
+    @blp.requires(proxies.add_family_member)
     @blp.arguments(AddFamilySchema)
     @blp.response(201, FamilyMemberSchema)
     def post(self, data):
@@ -72,7 +73,7 @@ class MyFamily(MethodView):
 @blp.route("/me/family/<int:resident_id>")
 class MyFamilyMember(MethodView):
     @error_codes("CANNOT_REMOVE_SELF")
-    @requires(Role.RESIDENT)
+    @blp.requires(proxies.remove_family_member)
     @blp.response(204)
     def delete(self, resident_id):
         """Stop acting for a family member, or withdraw an invitation; effective at once."""

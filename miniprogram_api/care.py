@@ -8,17 +8,18 @@ from server.servicerecords import services as records
 from server.servicerecords.schemas import DisputeSchema, ServiceRecordQuerySchema, ServiceRecordSchema
 from server.surveys import services as surveys
 from server.surveys.schemas import InvitationSchema, ResponseSchema
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("mp_care", __name__, url_prefix="/api/mp/v1", description="居民端：服务记录、长期处方与满意度")
+blp = Blueprint("mp_care", __name__, url_prefix="/api/mp/v1", description="居民端：服务记录、长期处方与满意度",
+                serves=(Role.RESIDENT,))
 
 
 @blp.route("/service-records")
 class ServiceRecords(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(records.history)
     @blp.arguments(ServiceRecordQuerySchema, location="query")
     @blp.response(200, page_schema(ServiceRecordSchema))
     def get(self, args):
@@ -30,7 +31,7 @@ class ServiceRecords(MethodView):
 @blp.route("/service-records/<int:record_id>/confirm")
 class Confirm(MethodView):
     @error_codes("SERVICE_ALREADY_ANSWERED")
-    @requires(Role.RESIDENT)
+    @blp.requires(records.confirm)
     @blp.response(200, ServiceRecordSchema)
     def post(self, record_id):
         """Confirm a service the doctor logged."""
@@ -40,7 +41,7 @@ class Confirm(MethodView):
 @blp.route("/service-records/<int:record_id>/dispute")
 class Dispute(MethodView):
     @error_codes("SERVICE_ALREADY_ANSWERED")
-    @requires(Role.RESIDENT)
+    @blp.requires(records.dispute)
     @blp.arguments(DisputeSchema)
     @blp.response(200, ServiceRecordSchema)
     def post(self, data, record_id):
@@ -50,7 +51,7 @@ class Dispute(MethodView):
 
 @blp.route("/prescriptions")
 class Prescriptions(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(prescriptions.list_prescriptions)
     @blp.arguments(PrescriptionQuerySchema, location="query")
     @blp.response(200, page_schema(PrescriptionSchema))
     def get(self, args):
@@ -61,7 +62,7 @@ class Prescriptions(MethodView):
 
 @blp.route("/survey-invitations")
 class Invitations(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(surveys.open_invitations)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(InvitationSchema))
     def get(self, args):
@@ -73,7 +74,7 @@ class Invitations(MethodView):
 @blp.route("/survey-invitations/<int:invitation_id>/response")
 class Respond(MethodView):
     @error_codes("INVITATION_EXPIRED", "CONTRACT_NOT_ACTIVE", "NOT_SERVED", "ALREADY_ANSWERED")
-    @requires(Role.RESIDENT)
+    @blp.requires(surveys.respond)
     @blp.arguments(ResponseSchema)
     @blp.response(201, ResponseSchema)
     def post(self, data, invitation_id):

@@ -11,13 +11,14 @@ from server.integrations import registry
 from server.payments import services as payments
 from server.teams import services as teams
 from server.teams.schemas import TeamBrowseArgsSchema, TeamCardSchema
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.blueprint import Blueprint
 from server.web.docs import error_codes
 from server.web.idempotent import idempotent
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("mp_contracts", __name__, url_prefix="/api/mp/v1", description="居民端：签约与缴费")
+blp = Blueprint("mp_contracts", __name__, url_prefix="/api/mp/v1", description="居民端：签约与缴费",
+                serves=(Role.RESIDENT,))
 
 
 class TeamQuerySchema(PageArgsSchema, TeamBrowseArgsSchema):
@@ -26,7 +27,7 @@ class TeamQuerySchema(PageArgsSchema, TeamBrowseArgsSchema):
 
 @blp.route("/teams")
 class Teams(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(teams.browse_teams)
     @blp.arguments(TeamQuerySchema, location="query")
     @blp.response(200, page_schema(TeamCardSchema))
     def get(self, args):
@@ -38,7 +39,7 @@ class Teams(MethodView):
 @blp.route("/residents/<int:resident_id>/offers")
 class Offers(MethodView):
     @error_codes("RULES_NOT_IN_FORCE")
-    @requires(Role.RESIDENT)
+    @blp.requires(eligibility.offers_for)
     @blp.response(200, OfferSchema(many=True))
     def get(self, resident_id):
         """Packages this person may sign, with the fee split (what they pay, what the funds pay)."""
@@ -51,7 +52,7 @@ class Sign(MethodView):
                  "PACKAGE_NOT_IN_FORCE", "PACKAGE_CONDITION_NOT_MET", "PACKAGE_AGE_NOT_MET", "DUPLICATE_BENEFIT",
                  "TEAM_NOT_FOUND", "TEAM_INACTIVE", "TEAM_FULL", "AGREEMENT_NOT_ACTIVE", "IDEMPOTENCY_KEY_REUSED",
                  "REQUEST_IN_PROGRESS", "RULES_NOT_IN_FORCE")
-    @requires(Role.RESIDENT)
+    @blp.requires(lifecycle.sign)
     @idempotent
     @blp.arguments(SignSchema)
     @blp.response(201, ContractSchema)
@@ -62,7 +63,7 @@ class Sign(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/view")
 class ContractOverview(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(contracts.contract_overview)
     @blp.response(200, ContractOverviewSchema)
     def get(self, contract_id):
         """My contract with package items used and remaining this year, payments and refunds."""
@@ -73,7 +74,7 @@ class ContractOverview(MethodView):
 class Payment(MethodView):
     @error_codes("PAYMENT_NOT_REQUIRED", "WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE", "IDEMPOTENCY_KEY_REUSED",
                  "REQUEST_IN_PROGRESS")
-    @requires(Role.RESIDENT)
+    @blp.requires(payments.start_payment)
     @idempotent
     @blp.response(201, PaymentParamsSchema)
     def post(self, contract_id):
@@ -85,7 +86,7 @@ class Payment(MethodView):
 class PaymentCheck(MethodView):
     @error_codes("WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE", "WECHATPAY_BAD_SIGNATURE", "WECHATPAY_MALFORMED",
                  "PAYMENT_MISMATCH")
-    @requires(Role.RESIDENT)
+    @blp.requires(payments.check_payment)
     @blp.response(200, PaymentCheckSchema)
     def post(self, contract_id):
         """Call when wx.requestPayment returns: WeChat Pay is asked at once and a paid contract becomes active."""
@@ -96,7 +97,7 @@ class PaymentCheck(MethodView):
 class Renew(MethodView):
     @error_codes("CONSENT_REQUIRED", "RENEWAL_NOT_ALLOWED", "RENEWAL_TOO_EARLY", "CONTRACT_EXISTS", "TEAM_FULL",
                  "AGREEMENT_NOT_ACTIVE", "PACKAGE_NOT_IN_FORCE", "DUPLICATE_BENEFIT")
-    @requires(Role.RESIDENT)
+    @blp.requires(lifecycle.renew)
     @idempotent
     @blp.arguments(RenewSchema)
     @blp.response(201, ContractSchema)
@@ -109,7 +110,7 @@ class Renew(MethodView):
 class ChangeTeam(MethodView):
     @error_codes("CONTRACT_NOT_ACTIVE", "SAME_TEAM", "TEAM_NOT_FOUND", "TEAM_INACTIVE", "TEAM_FULL",
                  "AGREEMENT_NOT_ACTIVE")
-    @requires(Role.RESIDENT)
+    @blp.requires(lifecycle.change_team)
     @idempotent
     @blp.arguments(ChangeTeamSchema)
     @blp.response(201, ContractSchema)
@@ -121,7 +122,7 @@ class ChangeTeam(MethodView):
 @blp.route("/contracts/<int:contract_id>/cancel")
 class Cancel(MethodView):
     @error_codes("CONTRACT_STATE_INVALID", "WECHATPAY_ERROR", "WECHATPAY_UNAVAILABLE")
-    @requires(Role.RESIDENT)
+    @blp.requires(lifecycle.cancel)
     @idempotent
     @blp.arguments(CancelSchema)
     @blp.response(200, ContractSchema)

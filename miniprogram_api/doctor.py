@@ -14,13 +14,13 @@ from server.servicerecords.schemas import (
     FollowUpCallSchema, HealthRecordSchema, LogServiceSchema, PatientQuerySchema, PatientRowSchema,
     ServiceRecordQuerySchema, ServiceRecordSchema,
 )
-from server.web.auth import current_actor, requires, sign_in_attempt, token_service
+from server.web.auth import current_actor, sign_in_attempt, token_service
 from server.web.blueprint import Blueprint
 from server.web.docs import THROTTLED, error_codes
 from server.web.schemas import page_schema, split_page
 from server.workspace import patients
 
-blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台")
+blp = Blueprint("doctor", __name__, url_prefix="/api/doctor/v1", description="家庭医生工作台", serves=(Role.TEAM_MEMBER,))
 
 
 @blp.route("/auth/login")
@@ -32,13 +32,13 @@ class Login(MethodView):
     def post(self, data):
         """Team members sign in with their staff account; any other account fails as a wrong password does."""
         signed = identity.staff_login(token_service(), data["username"], data["password"], sign_in_attempt(),
-                                      roles={Role.TEAM_MEMBER})
+                                      roles=blp.serves)
         return _token(signed)
 
 
 @blp.route("/auth/logout")
 class Logout(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(identity.logout)
     @blp.response(204)
     def post(self):
         """Sign out: every token of my account stops working."""
@@ -59,14 +59,14 @@ class WechatLogin(MethodView):
     def post(self, data):
         """Sign in on the mini-program's doctor side with a wx.login code (after binding WeChat once)."""
         signed = identity.staff_wechat_login(token_service(), registry.wechat(), data["code"], sign_in_attempt(),
-                                             roles={Role.TEAM_MEMBER})
+                                             roles=blp.serves)
         return _token(signed)
 
 
 @blp.route("/me/wechat")
 class MyWechat(MethodView):
     @error_codes("WECHAT_BOUND_ELSEWHERE", "WECHAT_CODE_INVALID", "WECHAT_CODE_USED")
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(identity.bind_staff_wechat)
     @blp.arguments(WechatLoginSchema)
     @blp.response(204)
     def put(self, data):
@@ -76,7 +76,7 @@ class MyWechat(MethodView):
 
 @blp.route("/patients")
 class Patients(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(patients.list_patients)
     @blp.arguments(PatientQuerySchema, location="query")
     @blp.response(200, page_schema(PatientRowSchema))
     def get(self, args):
@@ -87,7 +87,7 @@ class Patients(MethodView):
 
 @blp.route("/patients/<int:resident_id>")
 class PatientById(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(residents.get_resident)
     @blp.response(200, ResidentSchema)
     def get(self, resident_id):
         """A patient of my teams (masked); the read is audited."""
@@ -97,7 +97,7 @@ class PatientById(MethodView):
 @blp.route("/patients/<int:resident_id>/health-record")
 class HealthRecord(MethodView):
     @error_codes("DATE_IN_FUTURE", "HEALTH_RECORD_DATES")
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(records.update_health_record)
     @blp.arguments(HealthRecordSchema)
     @blp.response(200, ResidentSchema)
     def put(self, data, resident_id):
@@ -107,7 +107,7 @@ class HealthRecord(MethodView):
 
 @blp.route("/contracts/<int:contract_id>")
 class ContractById(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(contracts.get_contract)
     @blp.response(200, ContractDetailSchema)
     def get(self, contract_id):
         """One contract of my teams with its history."""
@@ -116,7 +116,7 @@ class ContractById(MethodView):
 
 @blp.route("/contracts/<int:contract_id>/view")
 class ContractOverview(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(contracts.contract_overview)
     @blp.response(200, ContractOverviewSchema)
     def get(self, contract_id):
         """A patient's contract with package items used and remaining this year, payments and refunds."""
@@ -125,7 +125,7 @@ class ContractOverview(MethodView):
 
 @blp.route("/service-records")
 class ServiceRecords(MethodView):
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(records.history)
     @blp.arguments(ServiceRecordQuerySchema, location="query")
     @blp.response(200, page_schema(ServiceRecordSchema))
     def get(self, args):
@@ -136,7 +136,7 @@ class ServiceRecords(MethodView):
     @error_codes("READING_IMPLAUSIBLE", "SERVICE_IN_FUTURE", "SERVICE_BEFORE_CONTRACT", "CONTRACT_NOT_ACTIVE_ON_DATE",
                  "SERVICE_BEFORE_ACTIVATION", "ITEM_NOT_IN_PACKAGE", "YEARLY_QUANTITY_EXCEEDED", "DUPLICATE_SERVICE",
                  "NOT_TEAM_MEMBER")
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(records.log_service)
     @blp.arguments(LogServiceSchema)
     @blp.response(201, ServiceRecordSchema)
     def post(self, data):
@@ -147,7 +147,7 @@ class ServiceRecords(MethodView):
 @blp.route("/follow-up-calls")
 class FollowUpCalls(MethodView):
     @error_codes("CALL_IN_FUTURE", "CALL_NOT_REACHED", "ALREADY_ANSWERED", "SURVEY_NOT_CONFIGURED", "NOT_TEAM_MEMBER")
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(records.record_call)
     @blp.arguments(FollowUpCallSchema)
     @blp.response(201, FollowUpCallSchema)
     def post(self, data):
@@ -158,7 +158,7 @@ class FollowUpCalls(MethodView):
 @blp.route("/proxy-confirmations")
 class ProxyConfirmations(MethodView):
     @error_codes("PERSON_MUST_ACCEPT", "RULES_NOT_IN_FORCE")
-    @requires(Role.TEAM_MEMBER)
+    @blp.requires(proxies.confirm_in_person)
     @blp.arguments(ConfirmInPersonSchema)
     @blp.response(201, ProxyConfirmedSchema)
     def post(self, data):

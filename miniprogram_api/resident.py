@@ -14,10 +14,11 @@ from server.packages import services as packages
 from server.packages.schemas import ServicePackageSchema
 from server.residents import services as residents
 from server.residents.schemas import FamilyMemberSchema, ResidentSchema
-from server.web.auth import current_actor, requires
+from server.web.auth import current_actor
 from server.web.schemas import PageArgsSchema, page_schema, split_page
 
-blp = Blueprint("mp_resident", __name__, url_prefix="/api/mp/v1", description="居民端（小程序）")
+blp = Blueprint("mp_resident", __name__, url_prefix="/api/mp/v1", description="居民端（小程序）",
+                serves=(Role.RESIDENT,))
 
 
 class ResidentMeSchema(Schema):
@@ -27,7 +28,7 @@ class ResidentMeSchema(Schema):
 
 @blp.route("/me")
 class Me(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(residents.family_of)
     @blp.response(200, ResidentMeSchema)
     def get(self):
         """My WeChat account and the people I may act for."""
@@ -37,7 +38,7 @@ class Me(MethodView):
 
 @blp.route("/residents/<int:resident_id>")
 class ResidentById(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(residents.get_resident)
     @blp.response(200, ResidentSchema)
     def get(self, resident_id):
         """Myself or a family member I act for (identity numbers masked)."""
@@ -46,7 +47,7 @@ class ResidentById(MethodView):
 
 @blp.route("/contracts")
 class Contracts(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(contracts.list_contracts)
     @blp.arguments(ContractQuerySchema, location="query")
     @blp.response(200, page_schema(ContractSchema))
     def get(self, args):
@@ -57,7 +58,7 @@ class Contracts(MethodView):
 
 @blp.route("/contracts/<int:contract_id>")
 class ContractById(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(contracts.get_contract)
     @blp.response(200, ContractDetailSchema)
     def get(self, contract_id):
         """One of my or my family's contracts with its history."""
@@ -66,7 +67,7 @@ class ContractById(MethodView):
 
 @blp.route("/packages")
 class Packages(MethodView):
-    @requires(Role.RESIDENT)
+    @blp.requires(packages.list_packages)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_schema(ServicePackageSchema))
     def get(self, args):

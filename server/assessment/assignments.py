@@ -18,8 +18,8 @@ from server.common.uow import transaction
 from server.errors import Conflict, NotFound
 from server.extensions import db
 from server.identity.models import UserAccount
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select, visible
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import scoped_select, visible
 from server.institutions.models import Institution
 
 
@@ -40,9 +40,9 @@ def _rows(actor: Actor) -> sa.Select:
             .where(visible(AssessorAssignment, actor)))
 
 
+@allowed(Role.BUREAU_STAFF)
 def assign(actor: Actor, run_id: int, *, account_id: int, institution_id: int) -> AssignmentRow:
     """Assign an assessor account of the run's region to one institution assessed in the run."""
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         run = get_run(actor, run_id)
         assessor = db.session.get(UserAccount, account_id)
@@ -68,6 +68,7 @@ def assign(actor: Actor, run_id: int, *, account_id: int, institution_id: int) -
     return AssignmentRow(*row)
 
 
+@allowed(Role.BUREAU_STAFF)
 def list_assignments(actor: Actor, run_id: int, page: PageRequest, *, account_id: int | None = None,
                      institution_id: int | None = None) -> Page[AssignmentRow]:
     """A run's assignments, by institution code and assessor."""
@@ -79,12 +80,12 @@ def list_assignments(actor: Actor, run_id: int, page: PageRequest, *, account_id
     return Page([AssignmentRow(*row) for row in listed.items], listed.total, listed.page, listed.per_page)
 
 
+@allowed(Role.BUREAU_STAFF)
 def withdraw(actor: Actor, run_id: int, assignment_id: int) -> None:
     """Withdraw an assignment: from the assessor's next request on, that institution is out of their sight.
 
     The scores they entered stay, marked with their account; the audit trail keeps the assignment.
     """
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         assignment = db.session.scalars(scoped_select(AssessorAssignment, actor).where(
             AssessorAssignment.id == assignment_id, AssessorAssignment.run_id == run_id).with_for_update()).first()

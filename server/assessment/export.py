@@ -26,7 +26,7 @@ from server.common.text import without_control_characters
 from server.common.timeutil import SHANGHAI
 from server.common.uow import transaction
 from server.extensions import db
-from server.identity.roles import Actor
+from server.identity.roles import ADMIN_ROLES, Actor, allowed
 from server.identity.scoping import scoped_select
 from server.institutions.models import Institution
 from server.regions.models import Region
@@ -52,6 +52,7 @@ SHEET_NAME_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+@allowed(*ADMIN_ROLES)
 def run_workbook(actor: Actor, run_id: int) -> bytes:
     """The .xlsx of one run's results as the actor may see them; exporting is audited like a read."""
     with transaction():

@@ -85,9 +85,14 @@ class AssessmentRun(IdMixin, TimestampMixin, db.Model):
 
     __tablename__ = "assessment_run"
     __table_args__ = (sa.UniqueConstraint("region_id", "year", "run_version"),)
-    __region_wide__ = "region_id"
-    __scope__ = {Level.ASSIGNMENT: lambda ids: AssessmentRun.id.in_(
-        sa.select(AssessorAssignment.run_id).where(AssessorAssignment.id.in_(ids)))}
+    # Drafts are the bureau's and the assigned assessors'; an institution sees its region's runs once published.
+    __scope__ = {
+        Level.REGION: "region_id",
+        Level.ASSIGNMENT: lambda ids: AssessmentRun.id.in_(
+            sa.select(AssessorAssignment.run_id).where(AssessorAssignment.id.in_(ids))),
+        Level.INSTITUTION: lambda ids: sa.and_(AssessmentRun.status == RunStatus.PUBLISHED, AssessmentRun.region_id.in_(
+            sa.select(Institution.region_id).where(Institution.id.in_(ids)))),
+    }
 
     region_id: Mapped[int] = fk("region.id")
     year: Mapped[int] = mapped_column(sa.Integer)

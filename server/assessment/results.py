@@ -24,8 +24,8 @@ from server.common.uow import transaction
 from server.contracts.models import Contract
 from server.errors import Conflict, NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select, shown_name, visible
+from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Actor, Role, allowed
+from server.identity.scoping import scoped_select, shown_name, visible
 from server.institutions.models import Institution
 from server.residents.models import Resident
 
@@ -52,6 +52,7 @@ def _row(run: AssessmentRun, result: InstitutionResult, code: str, name: str) ->
     return ResultRow(result, code, name, overdue)
 
 
+@allowed(*ADMIN_ROLES)
 def list_results(actor: Actor, run_id: int, page: PageRequest, *,
                  informed: bool | None = None) -> Page[ResultRow]:
     """The institutions' totals and grades in a run, by institution code; `informed` filters on feedback."""
@@ -92,6 +93,7 @@ class ResultDetail(ResultRow):
     indicators: list[ScoreLine]
 
 
+@allowed(*ADMIN_ROLES)
 def get_result(actor: Actor, run_id: int, institution_id: int) -> ResultDetail:
     """One institution's result and every indicator's snapshot, in the scheme's order."""
     run = get_run(actor, run_id)
@@ -140,6 +142,7 @@ class Explanation:
     per_page: int
 
 
+@allowed(*ADMIN_ROLES)
 def explain(actor: Actor, run_id: int, institution_id: int, indicator_code: str, page: PageRequest, *,
             counted_in: str | None = None) -> Explanation:
     """The people and records counted in an automatic indicator's numerator and denominator, as the run stored them.
@@ -182,13 +185,24 @@ def explain(actor: Actor, run_id: int, institution_id: int, indicator_code: str,
                        listed.per_page)
 
 
-def mark_informed(actor: Actor, run_id: int, institution_id: int, *, how: str | None = None) -> ResultRow:
+@allowed(Role.INSTITUTION_MANAGER)
+def acknowledge(actor: Actor, run_id: int, institution_id: int) -> ResultRow:
+    """The institution acknowledges its published result (签收)."""
+    return _mark_informed(actor, run_id, institution_id, "机构签收")
+
+
+@allowed(Role.BUREAU_STAFF)
+def record_informed(actor: Actor, run_id: int, institution_id: int, *, how: str) -> ResultRow:
+    """The bureau records delivering a result outside the platform, and how."""
+    return _mark_informed(actor, run_id, institution_id, how)
+
+
+def _mark_informed(actor: Actor, run_id: int, institution_id: int, how: str) -> ResultRow:
     """Record that an institution has its result (反馈): its manager's acknowledgement, or the bureau's record.
 
     The first time counts; later calls change nothing, so the date the feedback deadline is
     judged against never moves.
     """
-    require_role(actor, Role.INSTITUTION_MANAGER, Role.BUREAU_STAFF)
     with transaction():
         run = get_run(actor, run_id)
         if run.status is not RunStatus.PUBLISHED:
@@ -198,17 +212,17 @@ def mark_informed(actor: Actor, run_id: int, institution_id: int, *, how: str | 
         if result.informed_at is None:
             result.informed_at = utcnow()
             result.informed_by_account_id = actor.account_id or None
-            result.informed_how = how or ("机构签收" if actor.role is Role.INSTITUTION_MANAGER else "医保部门登记")
+            result.informed_how = how
             audit.record(actor, "assessment_result.informed", "institution_result", result.id,
                          {"run_id": run.id, "institution_id": institution_id, "how": result.informed_how})
         row = _row(run, result, code, name)
     return row
 
 
+@allowed(Role.INSTITUTION_MANAGER)
 def file_appeal(actor: Actor, run_id: int, institution_id: int, *, reason: str,
                 indicator_code: str | None = None) -> Appeal:
     """An institution appeals its result, or one indicator of it, until the appeal deadline (申诉)."""
-    require_role(actor, Role.INSTITUTION_MANAGER)
     with transaction():
         run = get_run(actor, run_id)
         if local_today() > run.appeal_deadline:
@@ -231,6 +245,7 @@ def file_appeal(actor: Actor, run_id: int, institution_id: int, *, reason: str,
     return appeal
 
 
+@allowed(*MANAGING_ROLES)
 def list_appeals(actor: Actor, run_id: int, page: PageRequest, *,
                  status: AppealStatus | None = None) -> Page[Appeal]:
     run = get_run(actor, run_id)
@@ -239,9 +254,9 @@ def list_appeals(actor: Actor, run_id: int, page: PageRequest, *,
     return paginate(where_given(stmt, (Appeal.status, status)).order_by(Appeal.id), page)
 
 
+@allowed(Role.BUREAU_STAFF)
 def decide_appeal(actor: Actor, appeal_id: int, *, upheld: bool, answer: str) -> Appeal:
     """The bureau answers an appeal. Upholding it changes no published number: a new run does."""
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         appeal = db.session.scalars(scoped_select(Appeal, actor).where(Appeal.id == appeal_id)
                                     .with_for_update()).first()

@@ -26,8 +26,8 @@ from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
 from server.errors import DomainError, NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Level, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import ADMIN_ROLES, Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.institutions.models import Institution
 from server.regions.models import LocalRules, Region
 from server.regions.rules import grade_for, rules_in_force
@@ -36,9 +36,9 @@ VALUE_PLACES = Decimal("0.000001")  # the snapshot column's precision
 RUN_WORK_MEM = "64MB"
 
 
+@allowed(Role.BUREAU_STAFF)
 def start_run(actor: Actor, *, year: int, scheme_id: int | None = None) -> AssessmentRun:
     """Compute a draft run of the region's assessment for `year`, by default with that year's newest scheme."""
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         scheme = (scheme_for_year(actor.region_id, year) if scheme_id is None
                   else get_visible(AssessmentScheme, scheme_id, actor))
@@ -199,34 +199,24 @@ def summary(run_id: int) -> list[tuple[str, str, Decimal, str]]:
         .where(InstitutionResult.run_id == run_id).order_by(Institution.code)).all()
 
 
-def _visible_runs(actor: Actor) -> sa.Select:
-    """Institutions see a run once it is published; the bureau and assessors (in their assigned runs) see drafts too."""
-    stmt = scoped_select(AssessmentRun, actor)
-    if actor.level not in (Level.REGION, Level.ASSIGNMENT):
-        stmt = stmt.where(AssessmentRun.status == RunStatus.PUBLISHED)
-    return stmt
-
-
+@allowed(*ADMIN_ROLES)
 def get_run(actor: Actor, run_id: int, *, for_update: bool = False) -> AssessmentRun:
-    stmt = _visible_runs(actor).where(AssessmentRun.id == run_id)
-    run = db.session.scalars(stmt.with_for_update() if for_update else stmt).first()
-    if run is None:
-        raise NotFound()
-    return run
+    return get_visible(AssessmentRun, run_id, actor, for_update=for_update)
 
 
+@allowed(*ADMIN_ROLES)
 def list_runs(actor: Actor, page: PageRequest, *, year: int | None = None,
               status: RunStatus | None = None) -> Page[AssessmentRun]:
-    stmt = where_given(_visible_runs(actor), (AssessmentRun.year, year), (AssessmentRun.status, status))
+    stmt = where_given(scoped_select(AssessmentRun, actor), (AssessmentRun.year, year), (AssessmentRun.status, status))
     return paginate(stmt.order_by(AssessmentRun.year.desc(), AssessmentRun.run_version.desc()), page)
 
 
+@allowed(Role.BUREAU_STAFF)
 def publish(actor: Actor, run_id: int, *, published_on: date | None = None) -> AssessmentRun:
     """Publish a draft run: results go back to institutions within the rules' working days.
 
     The run and its scheme become immutable; a later re-run is a new version beside it.
     """
-    require_role(actor, Role.BUREAU_STAFF)
     published_on = published_on or local_today()
     with transaction():
         run = get_visible(AssessmentRun, run_id, actor, for_update=True)

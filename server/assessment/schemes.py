@@ -14,25 +14,27 @@ from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Level, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import ADMIN_ROLES, Actor, Level, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.institutions.models import Institution
 
 
+@allowed(*ADMIN_ROLES)
 def list_schemes(actor: Actor, page: PageRequest) -> Page[AssessmentScheme]:
     return paginate(scoped_select(AssessmentScheme, actor).order_by(AssessmentScheme.year.desc(),
                                                                     AssessmentScheme.id.desc()), page)
 
 
+@allowed(*ADMIN_ROLES)
 def get_scheme(actor: Actor, scheme_id: int) -> AssessmentScheme:
     scheme = get_visible(AssessmentScheme, scheme_id, actor)
     db.session.refresh(scheme, ["indicators"])
     return scheme
 
 
+@allowed(Role.BUREAU_STAFF)
 def create_scheme(actor: Actor, *, year: int, name: str, copy_from_id: int | None) -> AssessmentScheme:
     """A new scheme for a year: a copy of one of the region's schemes, or the default scheme."""
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         if copy_from_id is None:
             rows = [dict(code=code, group=IndicatorGroup(group), name=label, points=Decimal(points), method=method,
@@ -56,13 +58,13 @@ def create_scheme(actor: Actor, *, year: int, name: str, copy_from_id: int | Non
     return scheme
 
 
+@allowed(Role.BUREAU_STAFF)
 def replace_indicators(actor: Actor, scheme_id: int, data: dict) -> AssessmentScheme:
     """Edit a scheme's indicators as a whole (validated to total 100); a scheme a published run used is frozen.
 
     Manual scores already entered stay with their indicator's code while it is still a
     manual indicator, and go with it otherwise.
     """
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         scheme = get_visible(AssessmentScheme, scheme_id, actor, for_update=True)
         if scheme.locked:
@@ -82,6 +84,7 @@ def replace_indicators(actor: Actor, scheme_id: int, data: dict) -> AssessmentSc
     return scheme
 
 
+@allowed(Role.BUREAU_STAFF, Role.ASSESSOR)
 def list_manual_scores(actor: Actor, scheme_id: int, page: PageRequest, *, indicator_code: str | None = None,
                        institution_id: int | None = None) -> Page[ManualScore]:
     scheme = get_visible(AssessmentScheme, scheme_id, actor)
@@ -90,6 +93,7 @@ def list_manual_scores(actor: Actor, scheme_id: int, page: PageRequest, *, indic
     return paginate(stmt.order_by(ManualScore.indicator_code, ManualScore.institution_id), page)
 
 
+@allowed(Role.BUREAU_STAFF, Role.ASSESSOR)
 def enter_manual_score(actor: Actor, scheme_id: int, data: dict) -> ManualScore:
     """Bureau staff or a third-party assessor score a manual indicator for an institution, with evidence.
 
@@ -98,7 +102,6 @@ def enter_manual_score(actor: Actor, scheme_id: int, data: dict) -> ManualScore:
     Entering again replaces the score; the audit trail keeps what it was. A run takes the
     scores as they are when it starts, so a published run keeps the ones it used.
     """
-    require_role(actor, Role.BUREAU_STAFF, Role.ASSESSOR)
     with transaction():
         scheme = get_visible(AssessmentScheme, scheme_id, actor)
         indicator = db.session.scalars(sa.select(AssessmentIndicator).where(

@@ -7,8 +7,8 @@ from server.audit.models import AuditEvent
 from server.common import pii
 from server.extensions import db
 from server.common.paging import Page, PageRequest, paginate, where_given
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import scoped_select
 
 
 def record(actor: Actor, action: str, entity_type: str, entity_id: Any, details: dict | None = None) -> None:
@@ -39,10 +39,10 @@ def _add(region_id: int | None, role: str, account_id: int, ip: str | None, user
     ))
 
 
+@allowed(Role.BUREAU_STAFF)
 def list_events(actor: Actor, page: PageRequest, *, entity_type: str | None = None,
                 entity_id: str | None = None, action: str | None = None) -> Page[AuditEvent]:
     """The region's audit trail, newest first; only bureau staff read it."""
-    require_role(actor, Role.BUREAU_STAFF)
     stmt = scoped_select(AuditEvent, actor).order_by(AuditEvent.id.desc())
     stmt = where_given(stmt, (AuditEvent.entity_type, entity_type), (AuditEvent.entity_id, entity_id),
                        (AuditEvent.action, action))

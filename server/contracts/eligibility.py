@@ -12,7 +12,7 @@ from server.contracts.models import Contract
 from server.contracts.states import LIVE_STATES
 from server.errors import RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor
+from server.identity.roles import Actor, Role, allowed
 from server.identity.scoping import get_visible
 from server.institutions.models import Agreement, AgreementStatus
 from server.packages.models import PackageVersion, ServicePackage
@@ -101,6 +101,7 @@ def check_team_open(team: Team, period_year: int) -> None:
         raise RuleViolation("该团队签约人数已满，请选择其他团队", code="TEAM_FULL")
 
 
+@allowed(Role.RESIDENT)
 def offers_for(actor: Actor, resident_id: int, on: date | None = None) -> list[Offer]:
     """Every package version in force for the person's region, each with its fee split and any reasons why not."""
     on = on or local_today()

@@ -1,8 +1,13 @@
-"""Roles and the data scope each one sees."""
+"""Roles, the data scope each one sees, and the use cases each may run."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
+from typing import TypeVar
+
+from server.errors import Forbidden
 
 
 class Role(str, enum.Enum):
@@ -81,3 +86,25 @@ class Actor:
 
 SYSTEM_ACTOR = Actor(role=Role.BUREAU_STAFF, account_id=0)
 """Used by jobs and CLI commands; audit rows show account 0 as 'system'."""
+
+UseCase = TypeVar("UseCase", bound=Callable)
+
+
+def allowed(*roles: Role) -> Callable[[UseCase], UseCase]:
+    """Declare the roles that may run a use case (a service function taking the actor first).
+
+    The one place a use case's roles are written: the use case refuses anyone else when
+    called, and keeps them as `roles` (in the order given) for the API, which checks a
+    caller before reading their input and lists the roles in the OpenAPI document.
+    """
+    declared = tuple(dict.fromkeys(roles))
+
+    def declare(use_case: UseCase) -> UseCase:
+        @wraps(use_case)
+        def checked(actor: Actor, *args, **kwargs):
+            if actor.role not in declared:
+                raise Forbidden()
+            return use_case(actor, *args, **kwargs)
+        checked.roles = declared
+        return checked  # type: ignore[return-value]
+    return declare

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.common.pii import mask_name
-from server.errors import Forbidden, NotFound
+from server.errors import NotFound
 from server.extensions import db
-from server.identity.roles import Actor, Level, Role
+from server.identity.roles import Actor, Level
 
 M = TypeVar("M")
 ScopeRule = str | Callable[[frozenset[int]], ColumnElement[bool]]
@@ -89,9 +89,3 @@ def get_visible(model: type[M], row_id: int, actor: Actor, *, for_update: bool =
 def shown_name(actor: Actor, name: str | None) -> str | None:
     """A person's name as the actor may see it: an assessor checks numbers, not people, so only the first character."""
     return mask_name(name) if actor.level is Level.ASSIGNMENT else name
-
-
-def require_role(actor: Actor, *roles: Role) -> None:
-    """Use cases that change data name the roles allowed to run them."""
-    if actor.role not in roles:
-        raise Forbidden()

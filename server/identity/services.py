@@ -16,7 +16,7 @@ from server.errors import Conflict, Unauthenticated
 from server.extensions import db
 from server.identity import throttle
 from server.identity.models import UserAccount, WechatAccount
-from server.identity.roles import Actor, Role
+from server.identity.roles import STAFF_ROLES, Actor, Role, allowed
 from server.identity.throttle import SignInAttempt
 from server.identity.tokens import TokenService
 from server.integrations.errors import WechatCodeInvalid, WechatCodeUsed
@@ -106,6 +106,7 @@ def _sign_in_failed(attempt: SignInAttempt, action: str, reason: str, keys: tupl
                                account.id if account else 0, details)
 
 
+@allowed(*Role)
 def logout(actor: Actor) -> None:
     """End the account's tokens: its token version moves on, so every token issued before is refused."""
     model = WechatAccount if actor.role is Role.RESIDENT else UserAccount
@@ -115,23 +116,34 @@ def logout(actor: Actor) -> None:
         audit.record(actor, "account.logout", model.__tablename__, actor.account_id)
 
 
+@allowed(*STAFF_ROLES)
+def staff_profile(actor: Actor) -> Actor:
+    """The signed-in staff member's role and scope, as their token resolved them."""
+    return actor
+
+
 def issue_resident_token(tokens: TokenService, account: WechatAccount) -> str:
     return tokens.issue("wechat", account.id, account.token_version)
 
 
 def actor_for_token(tokens: TokenService, token: str, *, ip: str | None, user_agent: str | None) -> Actor:
-    """Resolve a bearer token to the actor and its scope, as of now."""
+    """Resolve a bearer token to the actor and its scope, as of now.
+
+    In a transaction of its own, so the use case after it starts with none open: one that
+    calls an outside service first holds no lock meanwhile (on SQLite, the write lock).
+    """
     claims = tokens.verify(token)
-    if claims.kind == "staff":
-        account = db.session.get(UserAccount, claims.account_id)
-        if account is None or not account.is_active or account.token_version != claims.version:
-            raise Unauthenticated("登录凭证已失效", code="TOKEN_REVOKED")
-        actor = _staff_actor(account)
-    else:
-        wechat = db.session.get(WechatAccount, claims.account_id)
-        if wechat is None or wechat.token_version != claims.version:
-            raise Unauthenticated("登录凭证已失效", code="TOKEN_REVOKED")
-        actor = resident_actor(wechat)
+    with transaction():
+        if claims.kind == "staff":
+            account = db.session.get(UserAccount, claims.account_id)
+            if account is None or not account.is_active or account.token_version != claims.version:
+                raise Unauthenticated("登录凭证已失效", code="TOKEN_REVOKED")
+            actor = _staff_actor(account)
+        else:
+            wechat = db.session.get(WechatAccount, claims.account_id)
+            if wechat is None or wechat.token_version != claims.version:
+                raise Unauthenticated("登录凭证已失效", code="TOKEN_REVOKED")
+            actor = resident_actor(wechat)
     return replace(actor, ip=ip, user_agent=user_agent)
 
 
@@ -173,6 +185,7 @@ def resident_actor(wechat: WechatAccount) -> Actor:
     return Actor(role=Role.RESIDENT, account_id=wechat.id, region_id=wechat.region_id, resident_ids=resident_ids)
 
 
+@allowed(Role.TEAM_MEMBER)
 def bind_staff_wechat(actor: Actor, wechat: WechatClient, code: str) -> None:
     """A signed-in team member links their WeChat, for the doctor side of the mini-program."""
     openid = wechat.code_to_session(code).openid

@@ -8,8 +8,8 @@ from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import ADMIN_ROLES, MANAGING_ROLES, Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.institutions.models import Agreement, AgreementEvent, AgreementStatus, Institution, MedicalCommunity
 
 # Agreement states (协议状态): suspension can be lifted; termination and non-renewal are final.
@@ -23,16 +23,18 @@ AGREEMENT_TRANSITIONS: dict[AgreementStatus, frozenset[AgreementStatus]] = {
 }
 
 
+@allowed(*ADMIN_ROLES)
 def list_institutions(actor: Actor, page: PageRequest) -> Page[Institution]:
     return paginate(scoped_select(Institution, actor).order_by(Institution.id), page)
 
 
+@allowed(*ADMIN_ROLES)
 def get_institution(actor: Actor, institution_id: int) -> Institution:
     return get_visible(Institution, institution_id, actor)
 
 
+@allowed(Role.BUREAU_STAFF)
 def create_institution(actor: Actor, data: dict) -> Institution:
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         if data.get("medical_community_id") is not None:
             get_visible(MedicalCommunity, data["medical_community_id"], actor)
@@ -45,19 +47,21 @@ def create_institution(actor: Actor, data: dict) -> Institution:
     return institution
 
 
+@allowed(*MANAGING_ROLES)
 def list_agreements(actor: Actor, page: PageRequest, institution_id: int | None = None) -> Page[Agreement]:
     stmt = where_given(scoped_select(Agreement, actor).order_by(Agreement.id),
                        (Agreement.institution_id, institution_id))
     return paginate(stmt, page)
 
 
+@allowed(*MANAGING_ROLES)
 def get_agreement(actor: Actor, agreement_id: int) -> Agreement:
     return get_visible(Agreement, agreement_id, actor)
 
 
+@allowed(Role.BUREAU_STAFF)
 def create_agreement(actor: Actor, data: dict) -> Agreement:
     """Sign an agreement; an institution holds at most one live (active or suspended) one."""
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         institution = get_visible(Institution, data["institution_id"], actor, for_update=True)
         live = db.session.scalar(sa.select(Agreement.id).where(
@@ -76,8 +80,8 @@ def create_agreement(actor: Actor, data: dict) -> Agreement:
     return agreement
 
 
+@allowed(Role.BUREAU_STAFF)
 def change_agreement_status(actor: Actor, agreement_id: int, target: AgreementStatus, reason: str) -> Agreement:
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         agreement = get_visible(Agreement, agreement_id, actor, for_update=True)
         if target not in AGREEMENT_TRANSITIONS[agreement.status]:
@@ -91,6 +95,7 @@ def change_agreement_status(actor: Actor, agreement_id: int, target: AgreementSt
     return agreement
 
 
+@allowed(*MANAGING_ROLES)
 def agreement_history(actor: Actor, agreement_id: int) -> list[AgreementEvent]:
     get_visible(Agreement, agreement_id, actor)
     return list(db.session.scalars(

@@ -8,6 +8,8 @@ day, and a forced refresh invalidates the token other workers hold.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -47,7 +49,9 @@ class WechatClient:
     """One mini-program's server API.
 
     Calls that need the access token (messages, phone numbers) read and may refresh it in
-    the database, committing their own small transaction: call them outside a unit of work.
+    the database, in a small transaction on a session of the client's own, so a caller's unit
+    of work is never committed by it. Still call them outside a unit of work: on SQLite every
+    transaction takes the database's one write lock, so the token's would wait for the caller's.
     """
 
     def __init__(self, *, base_url: str, appid: str, secret: str, timeout: float = 5.0) -> None:
@@ -103,10 +107,9 @@ class WechatClient:
     # --- the token store ------------------------------------------------------------------
 
     def _stored_token(self) -> str | None:
-        session = db.session
-        row = session.execute(sa.select(AccessToken.token, AccessToken.expires_at)
-                              .where(AccessToken.name == self._token_name)).first()
-        session.commit()
+        with _token_store() as session:
+            row = session.execute(sa.select(AccessToken.token, AccessToken.expires_at)
+                                  .where(AccessToken.name == self._token_name)).first()
         return row.token if row is not None and _fresh(row.expires_at) else None
 
     def _refresh(self, *, force: bool, rejected: str | None) -> str:
@@ -116,11 +119,9 @@ class WechatClient:
         replaced it, ask again in normal mode, which returns WeChat's current token without
         invalidating anyone else's.
         """
-        session = db.session
-        try:
+        with _token_store() as session:
             row = _lock_token_row(session, self._token_name)
             if not force and row.token != rejected and _fresh(row.expires_at):
-                session.commit()
                 return row.token
             answer = self._request("POST", "/cgi-bin/stable_token", body={
                 "grant_type": "client_credential", "appid": self.appid, "secret": self._secret,
@@ -131,11 +132,7 @@ class WechatClient:
                 raise WechatError("微信接口调用凭证应答格式有误") from exc
             now = utcnow()
             row.token, row.expires_at, row.refreshed_at = token, now + timedelta(seconds=expires_in), now
-            session.commit()
             return token
-        except BaseException:
-            session.rollback()
-            raise
 
     def _with_token(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST with the access token; on 40001/42001 refresh once and retry once."""
@@ -172,6 +169,17 @@ class WechatClient:
         if errcode != 0:
             raise wechat_error(int(errcode), answer.get("errmsg"))
         return answer
+
+
+@contextmanager
+def _token_store() -> Iterator[Session]:
+    """A transaction on a session of the client's own, committed when the block ends, rolled back on an error.
+
+    Bound to whatever the app's session is bound to: the engine, so a connection of its own
+    (under the tests, the test's connection, where the commit becomes a savepoint's release).
+    """
+    with Session(db.session.get_bind(), join_transaction_mode="create_savepoint") as session, session.begin():
+        yield session
 
 
 def _fresh(expires_at: datetime) -> bool:

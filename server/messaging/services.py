@@ -32,8 +32,14 @@ def already_sent(account_id: int, purpose: str, subject_id: str) -> bool:
 
 def send(wechat: WechatClient, account: WechatAccount, *, template_id: str, purpose: str, subject_id: str,
          page: str, data: dict[str, str]) -> str:
-    """Send unless refused or already sent; returns the outcome ("sent", "refused", "skipped", "failed")."""
-    if refused(account.id, template_id) or already_sent(account.id, purpose, subject_id):
+    """Send unless refused or already sent; returns the outcome ("sent", "refused", "skipped", "failed").
+
+    Called outside a unit of work; the checks end the caller's reads, so on SQLite the
+    client's own token transaction does not wait behind them.
+    """
+    with transaction():
+        skip = refused(account.id, template_id) or already_sent(account.id, purpose, subject_id)
+    if skip:
         return "skipped"
     errcode = None
     try:

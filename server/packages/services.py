@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from server.common.paging import Page, PageRequest, paginate
 from server.extensions import db
-from server.identity.roles import Actor
+from server.identity.roles import MANAGING_ROLES, Actor, Role, allowed
 from server.identity.scoping import get_visible, scoped_select
 from server.packages.models import PackageVersion, ServicePackage
 
@@ -33,10 +33,12 @@ def _with_versions(packages: list[ServicePackage], actor: Actor) -> list[Package
     return [PackageView(p.id, p.code, p.name, p.description, by_package.get(p.id, [])) for p in packages]
 
 
+@allowed(*MANAGING_ROLES, Role.RESIDENT)
 def list_packages(actor: Actor, page: PageRequest) -> Page[PackageView]:
     result = paginate(scoped_select(ServicePackage, actor).order_by(ServicePackage.id), page)
     return Page(_with_versions(result.items, actor), result.total, result.page, result.per_page)
 
 
+@allowed(*MANAGING_ROLES)
 def get_package(actor: Actor, package_id: int) -> PackageView:
     return _with_versions([get_visible(ServicePackage, package_id, actor)], actor)[0]

@@ -9,6 +9,14 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from server.regions.rules import GRADES, NATIONAL_LONG_TERM_EXCLUSIONS
 from server.web.schemas import DecimalString, StrictBoolean
 
+def _day_of_every_year(month_day: str) -> None:
+    # The scheduled assessment start is counted in the current year, which may have no 29 February.
+    try:
+        date.fromisoformat(f"2001-{month_day}")
+    except ValueError as exc:
+        raise ValidationError("须为每年都有的日期（不能是2月29日）") from exc
+
+
 def _iso_date(value: str | None) -> None:
     if value is None:
         return
@@ -78,8 +86,8 @@ class LocalRulesSchema(Schema):
     prescription_max_weeks = fields.Integer(required=True, validate=validate.Range(min=1, max=52))
     feedback_deadline_working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=120))
     appeal_window_working_days = fields.Integer(load_default=10, validate=validate.Range(min=0, max=120))
-    assessment_start_mmdd = fields.String(load_default="01-15", validate=validate.Regexp(
-        r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", error="格式应为 MM-DD"))
+    assessment_start_mmdd = fields.String(load_default="01-15", validate=[validate.Regexp(
+        r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", error="格式应为 MM-DD"), _day_of_every_year])
     refund_after_service = fields.String(load_default="none", validate=validate.OneOf(
         ("full", "unused_items", "none"), error="应为 full/unused_items/none"))
     duplicate_benefit_policy = fields.String(load_default="refuse", validate=validate.OneOf(

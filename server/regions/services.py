@@ -12,13 +12,14 @@ from server.common.timeutil import local_today
 from server.common.uow import transaction
 from server.errors import Conflict, NotFound, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role, scoped_select
+from server.identity.roles import ADMIN_ROLES, Actor, Role, allowed
+from server.identity.scoping import scoped_select
 from server.assessment.deadlines import package_knows
 from server.regions.models import Disease, HolidayArrangement, LocalRules, Region
 from server.regions.rules import rules_in_force
 
 
+@allowed(*ADMIN_ROLES)
 def my_region(actor: Actor) -> Region:
     region = db.session.scalars(scoped_select(Region, actor)).first()
     if region is None:
@@ -26,22 +27,24 @@ def my_region(actor: Actor) -> Region:
     return region
 
 
+@allowed(*ADMIN_ROLES)
 def list_rules(actor: Actor, page: PageRequest) -> Page[LocalRules]:
     stmt = scoped_select(LocalRules, actor).order_by(LocalRules.effective_from.desc())
     return paginate(stmt, page)
 
 
+@allowed(*ADMIN_ROLES)
 def rules_on(actor: Actor, on: date) -> LocalRules:
     return rules_in_force(my_region(actor).id, on)
 
 
+@allowed(Role.BUREAU_STAFF)
 def add_rules_version(actor: Actor, data: dict) -> LocalRules:
     """Publish a new version of the local rules; history is never rewritten.
 
     A version may start today or later, never in the past, so settled years keep the
     rules they were settled under.
     """
-    require_role(actor, Role.BUREAU_STAFF)
     with transaction():
         region = my_region(actor)
         if data["effective_from"] < local_today():
@@ -62,7 +65,9 @@ def add_rules_version(actor: Actor, data: dict) -> LocalRules:
     return rules
 
 
-def list_diseases() -> list[Disease]:
+@allowed(*ADMIN_ROLES)
+def list_diseases(actor: Actor) -> list[Disease]:
+    """The disease catalogue regions choose covered diseases from; the same for every region, so unscoped."""
     return list(db.session.scalars(sa.select(Disease).order_by(Disease.id)))
 
 
@@ -73,13 +78,15 @@ class Arrangement:
     days: list[HolidayArrangement]
 
 
-def holiday_arrangement(year: int) -> Arrangement:
+@allowed(*ADMIN_ROLES)
+def holiday_arrangement(actor: Actor, year: int) -> Arrangement:
     """A year's entered arrangement (none for the years the calendar package knows)."""
     days = list(db.session.scalars(sa.select(HolidayArrangement).where(HolidayArrangement.year == year)
                                    .order_by(HolidayArrangement.day)))
     return Arrangement(year, days[0].document_no if days else "", days)
 
 
+@allowed(Role.BUREAU_STAFF)
 def enter_holiday_arrangement(actor: Actor, year: int, *, document_no: str,
                               days: list[dict]) -> Arrangement:
     """Enter a year's published holiday arrangement (holidays off, make-up working days) as a whole.
@@ -87,7 +94,6 @@ def enter_holiday_arrangement(actor: Actor, year: int, *, document_no: str,
     Only for a year the calendar package does not know yet: the package's data stays the
     authority for the years it has, so nobody can move a deadline by editing them.
     """
-    require_role(actor, Role.BUREAU_STAFF)
     if package_knows(year):
         raise RuleViolation(f"{year}年节假日安排已由日历组件提供，无需录入", code="HOLIDAY_YEAR_KNOWN")
     wrong = [d["day"].isoformat() for d in days if d["day"].year != year]
@@ -103,4 +109,4 @@ def enter_holiday_arrangement(actor: Actor, year: int, *, document_no: str,
         audit.record(actor, "holiday_arrangement.enter", "holiday_arrangement", year,
                      {"document_no": document_no, "holidays": sum(not d["is_working_day"] for d in days),
                       "working_days": sum(d["is_working_day"] for d in days)})
-    return holiday_arrangement(year)
+    return holiday_arrangement(actor, year)

@@ -19,8 +19,7 @@ from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation, ValidationFailed
 from server.extensions import db
 from server.identity.models import WechatAccount
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role
+from server.identity.roles import Actor, Role, allowed
 from server.integrations.insurance import ChronicRegistration, InsuranceClient, PersonInfo
 from server.regions.models import Disease, Region
 from server.residents.models import (
@@ -57,9 +56,9 @@ def verify_with_platform(insurance: InsuranceClient, region_code: str, *, name: 
     return Verified(number, person, insurance.chronic_registrations(person.psn_no))
 
 
+@allowed(Role.RESIDENT)
 def bind_self(actor: Actor, verified: Verified, *, phone: str | None) -> FamilyLink:
     """Bind the account holder's own identity (verified, with consent, by `verify_with_platform`)."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         account = db.session.get(WechatAccount, actor.account_id, with_for_update=True)
         if self_link(account.id) is not None:

@@ -28,8 +28,7 @@ from server.contracts.eligibility import age_on
 from server.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from server.extensions import db
 from server.identity.models import WechatAccount
-from server.identity.roles import Actor, Role
-from server.identity.scoping import require_role
+from server.identity.roles import Actor, Role, allowed
 from server.integrations.insurance import InsuranceClient
 from server.integrations.wechat import WechatClient
 from server.messaging import services as messaging
@@ -54,6 +53,7 @@ class ProxyOnMe:
     minor: bool  # under the guardian age line: only a team member's in-person check activates it
 
 
+@allowed(Role.RESIDENT)
 def add_family_member(actor: Actor, insurance: InsuranceClient, region_code: str, *, name: str, id_number: str,
                       consent: bool, relation: Relation, wechat: WechatClient, template_id: str) -> FamilyLink:
     """Invite a person to be acted for; nothing of theirs is shared until they or a team member confirm.
@@ -62,7 +62,6 @@ def add_family_member(actor: Actor, insurance: InsuranceClient, region_code: str
     endpoint is no lookup service) and again under the account's lock. An account that
     already holds the person's own identity is told by subscribe message, after the commit.
     """
-    require_role(actor, Role.RESIDENT)
     if relation is Relation.SELF:
         raise ValidationFailed(details={"fields": {"relation": "家庭成员关系不能为本人"}})
     with transaction():
@@ -95,9 +94,9 @@ def add_family_member(actor: Actor, insurance: InsuranceClient, region_code: str
     return link
 
 
+@allowed(Role.RESIDENT)
 def remove_family_member(actor: Actor, resident_id: int) -> None:
     """The holder stops acting for someone, or withdraws an invitation; effective at once."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         link = db.session.scalars(sa.select(FamilyLink).where(
             FamilyLink.wechat_account_id == actor.account_id, FamilyLink.resident_id == resident_id,
@@ -112,15 +111,15 @@ def remove_family_member(actor: Actor, resident_id: int) -> None:
                      {"family_link_id": link.id, "was": was.value})
 
 
+@allowed(Role.RESIDENT)
 def proxies_on_me(actor: Actor) -> list[ProxyOnMe]:
     """Every pending or active proxy any account holds over my own identity."""
-    require_role(actor, Role.RESIDENT)
     return _on_me_with_holders(actor, _my_identity(actor))
 
 
+@allowed(Role.RESIDENT)
 def accept(actor: Actor, link_id: int) -> ProxyOnMe:
     """The person concerned, signed in with their own identity, consents to an invitation."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         me = _my_identity(actor)
         link = _on_me(me, link_id, ProxyStatus.PENDING)
@@ -135,9 +134,9 @@ def accept(actor: Actor, link_id: int) -> ProxyOnMe:
     return accepted
 
 
+@allowed(Role.RESIDENT)
 def end_on_me(actor: Actor, link_id: int) -> None:
     """The person concerned declines an invitation or ends a proxy on them; effective at once."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         link = _on_me(_my_identity(actor), link_id, *_LIVE)
         was = link.status
@@ -146,13 +145,13 @@ def end_on_me(actor: Actor, link_id: int) -> None:
                      {"holder_account_id": link.wechat_account_id, "was": was.value})
 
 
+@allowed(Role.TEAM_MEMBER)
 def confirm_in_person(actor: Actor, code: str, documents_seen: list[ProofDocument]) -> FamilyLink:
     """A team member, having seen the people and their documents, confirms a pending proxy.
 
     A wrong, used, expired or other region's code is a plain 404 that names nobody; the
     attempt is still audited, so guessing leaves a trail.
     """
-    require_role(actor, Role.TEAM_MEMBER)
     with transaction():
         link = db.session.scalars(
             sa.select(FamilyLink).join(WechatAccount, WechatAccount.id == FamilyLink.wechat_account_id)

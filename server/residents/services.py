@@ -10,11 +10,12 @@ from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.uow import transaction
 from server.errors import ValidationFailed
 from server.extensions import db
-from server.identity.roles import Actor
+from server.identity.roles import MANAGING_ROLES, Actor, Role, allowed
 from server.identity.scoping import get_visible, scoped_select
 from server.residents.models import FamilyLink, Resident
 
 
+@allowed(*MANAGING_ROLES)
 def search_residents(actor: Actor, page: PageRequest, *, id_number: str | None = None,
                      name: str | None = None) -> Page[Resident]:
     """Staff search within scope; an ID number is matched by its keyed hash, never decrypted."""
@@ -32,6 +33,7 @@ def search_residents(actor: Actor, page: PageRequest, *, id_number: str | None =
     return result
 
 
+@allowed(*MANAGING_ROLES, Role.TEAM_MEMBER, Role.RESIDENT)
 def get_resident(actor: Actor, resident_id: int) -> Resident:
     """One resident with conditions and benefits, loaded before the transaction ends."""
     with transaction():
@@ -42,6 +44,7 @@ def get_resident(actor: Actor, resident_id: int) -> Resident:
     return resident
 
 
+@allowed(Role.RESIDENT)
 def family_of(actor: Actor) -> list[FamilyLink]:
     """Whom a WeChat account acts for (itself, family with an active proxy) and the invitations it sent.
 

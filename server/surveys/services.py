@@ -15,8 +15,8 @@ from server.contracts.states import ContractStatus
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
 from server.identity.models import WechatAccount
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.integrations.wechat import WechatClient
 from server.messaging import services as messaging
 from server.residents.models import FamilyLink, ProxyStatus
@@ -24,6 +24,7 @@ from server.servicerecords.models import Confirmation, ServiceRecord
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 
+@allowed(Role.RESIDENT)
 def open_invitations(actor: Actor, page: PageRequest) -> Page[SurveyInvitation]:
     """Invitations of the people I act for that still await an answer."""
     answered = sa.select(SurveyResponse.invitation_id)
@@ -33,9 +34,9 @@ def open_invitations(actor: Actor, page: PageRequest) -> Page[SurveyInvitation]:
     return paginate(stmt, page)
 
 
+@allowed(Role.RESIDENT)
 def respond(actor: Actor, invitation_id: int, answers: dict) -> SurveyResponse:
     """The resident's own answers; only for a served visit under an active contract, once."""
-    require_role(actor, Role.RESIDENT)
     with transaction():
         invitation = get_visible(SurveyInvitation, invitation_id, actor, for_update=True)
         contract = db.session.get(Contract, invitation.contract_id)

@@ -13,29 +13,32 @@ from server.common.timeutil import local_today
 from server.common.uow import transaction
 from server.errors import Conflict, RuleViolation
 from server.extensions import db
-from server.identity.roles import Actor, Role
-from server.identity.scoping import get_visible, require_role, scoped_select
+from server.identity.roles import MANAGING_ROLES, Actor, Role, allowed
+from server.identity.scoping import get_visible, scoped_select
 from server.contracts.eligibility import signed_counts
 from server.institutions.models import Agreement, AgreementStatus, Institution
 from server.teams.models import Staff, Team, TeamMembership
 
 
+@allowed(*MANAGING_ROLES)
 def list_teams(actor: Actor, page: PageRequest) -> Page[Team]:
     return paginate(scoped_select(Team, actor).order_by(Team.id), page)
 
 
+@allowed(*MANAGING_ROLES)
 def get_team(actor: Actor, team_id: int) -> Team:
     return get_visible(Team, team_id, actor)
 
 
+@allowed(*MANAGING_ROLES)
 def team_members(actor: Actor, team_id: int) -> list[TeamMembership]:
     get_visible(Team, team_id, actor)
     return list(db.session.scalars(
         scoped_select(TeamMembership, actor).where(TeamMembership.team_id == team_id).order_by(TeamMembership.id)))
 
 
+@allowed(Role.INSTITUTION_MANAGER)
 def create_team(actor: Actor, data: dict) -> Team:
-    require_role(actor, Role.INSTITUTION_MANAGER)
     with transaction():
         institution = get_visible(Institution, data["institution_id"], actor)
         team = Team(region_id=institution.region_id, **data)
@@ -45,12 +48,13 @@ def create_team(actor: Actor, data: dict) -> Team:
     return team
 
 
+@allowed(*MANAGING_ROLES)
 def list_staff(actor: Actor, page: PageRequest) -> Page[Staff]:
     return paginate(scoped_select(Staff, actor).order_by(Staff.id), page)
 
 
+@allowed(Role.INSTITUTION_MANAGER)
 def create_staff(actor: Actor, data: dict) -> Staff:
-    require_role(actor, Role.INSTITUTION_MANAGER)
     with transaction():
         institution = get_visible(Institution, data["institution_id"], actor)
         phone = data.pop("phone", None)
@@ -62,9 +66,9 @@ def create_staff(actor: Actor, data: dict) -> Staff:
     return staff
 
 
+@allowed(Role.INSTITUTION_MANAGER)
 def add_member(actor: Actor, team_id: int, data: dict) -> TeamMembership:
     """Put a staff member of the same institution into a team."""
-    require_role(actor, Role.INSTITUTION_MANAGER)
     with transaction():
         team = get_visible(Team, team_id, actor)
         staff = get_visible(Staff, data["staff_id"], actor)
@@ -82,8 +86,8 @@ def add_member(actor: Actor, team_id: int, data: dict) -> TeamMembership:
     return membership
 
 
+@allowed(Role.INSTITUTION_MANAGER)
 def end_membership(actor: Actor, team_id: int, membership_id: int, left_on: date) -> TeamMembership:
-    require_role(actor, Role.INSTITUTION_MANAGER)
     with transaction():
         get_visible(Team, team_id, actor)
         membership = get_visible(TeamMembership, membership_id, actor)
@@ -110,6 +114,7 @@ class TeamCard:
     members: list[dict]
 
 
+@allowed(Role.RESIDENT)
 def browse_teams(actor: Actor, page: PageRequest, *, lat: float | None = None, lng: float | None = None,
                  on: date | None = None) -> Page[TeamCard]:
     """Teams of the region's institutions under an active agreement, nearest first when located."""

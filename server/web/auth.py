@@ -1,6 +1,7 @@
-"""Authentication at the HTTP edge: bearer token in, `Actor` out, roles checked once per view."""
+"""Authentication at the HTTP edge: bearer token in, `Actor` out, the use case's roles checked before input."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import wraps
 
 from flask import current_app, g, request
@@ -42,12 +43,18 @@ def current_actor() -> Actor:
     return actor
 
 
-def requires(*roles: Role):
-    """Let a view run only for the given roles; the data scope is the services' job.
+def requires(use_case, serves: Collection[Role]):
+    """Let a view run only for the roles its use case declares (`@allowed`), among those its API serves.
 
-    Put it above flask-smorest's decorators so a caller is authenticated before their
-    input is parsed; it also marks the operation as bearer-secured in the OpenAPI document.
+    A use case several APIs share (reading a contract: the console, the doctor's and the
+    resident's APIs) is narrowed to each API's own callers. Put it above flask-smorest's
+    decorators so a caller is authenticated and checked before their input is parsed; it also
+    marks the operation as bearer-secured, with those roles, in the OpenAPI document.
     """
+    roles = tuple(role for role in use_case.roles if role in serves)
+    if not roles:
+        raise TypeError(f"{use_case.__qualname__} allows none of the roles this API serves")
+
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -58,5 +65,6 @@ def requires(*roles: Role):
         apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": SECURITY,
                                 "x-roles": [role.value for role in roles]}
         wrapper._apidoc = apidoc
+        wrapper.use_case = use_case
         return wrapper
     return decorator

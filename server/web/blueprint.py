@@ -1,11 +1,15 @@
-"""The Blueprint every API module uses: flask-smorest's, with a stricter argument parser."""
+"""The Blueprint every API module uses: flask-smorest's, with a stricter argument parser and the roles it serves."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 import flask_smorest
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+
+from server.identity.roles import Role
+from server.web import auth
 
 
 class StrictParser(FlaskParser):
@@ -24,4 +28,15 @@ class StrictParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
+    """`serves`: the roles this API is for (the console, the doctor's, the resident's); a view
+    is open to those of them its use case allows."""
+
     ARGUMENTS_PARSER = StrictParser()
+
+    def __init__(self, *args, serves: Collection[Role], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.serves = frozenset(serves)
+
+    def requires(self, use_case):
+        """Run the view only for the roles `use_case` declares that this API serves (see `auth.requires`)."""
+        return auth.requires(use_case, self.serves)

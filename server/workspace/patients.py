@@ -11,7 +11,7 @@ from server.common.paging import Page, PageRequest, paginate_rows
 from server.common.timeutil import SHANGHAI, local_today
 from server.contracts.models import Contract
 from server.contracts.states import ContractStatus
-from server.identity.roles import Actor
+from server.identity.roles import Actor, Role, allowed
 from server.identity.scoping import scoped_select
 from server.packages.models import PackageItem
 from server.prescriptions.models import Prescription, PrescriptionStatus, refill_due_on
@@ -44,6 +44,7 @@ def _has(disease: str):
                              ChronicCondition.disease_code == disease)
 
 
+@allowed(Role.TEAM_MEMBER)
 def list_patients(actor: Actor, page: PageRequest, filters: PatientFilters, *,
                   today: date | None = None) -> Page[PatientRow]:
     today = today or local_today()
