@@ -11,9 +11,9 @@ from datetime import date
 from fractions import Fraction
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from server.audit import services as audit
+from server.common.guards import unique_guard
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
 from server.contracts import eligibility, transitions, usage
@@ -122,10 +122,10 @@ def _new_contract(actor: Actor, resident_id: int, team_id: int, package_version_
         insurance_fund_share_fen=split.insurance_fund_share_fen, personal_share_payer=split.personal_share_payer,
         activated_at=now if status is ContractStatus.ACTIVE else None, renewed_from_id=renewed_from_id)
     db.session.add(contract)
-    try:
+    # A concurrent sign-up for the same person may have won the race past the eligibility check.
+    with unique_guard("uq_contract_live_per_period",
+                      Conflict("该人员本年度已有签约（待缴费或履约中）", code="CONTRACT_EXISTS")):
         db.session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up for the same person won the race
-        raise Conflict("该人员本年度已有签约（待缴费或履约中）", code="CONTRACT_EXISTS") from exc
     transitions.opened(actor, contract, "签约", at=now)
     return contract
 

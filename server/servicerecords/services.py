@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from server.audit import services as audit
+from server.common.guards import unique_guard
 from server.common.paging import Page, PageRequest, paginate, where_given
 from server.common.timeutil import local_today, utcnow
 from server.common.uow import transaction
@@ -99,10 +99,9 @@ def log_service(actor: Actor, data: dict) -> ServiceRecord:
                                served_at=served_at, served_on=local_date(served_at), place=data.get("place", ""),
                                notes=data.get("notes", ""), source="platform")
         db.session.add(record)
-        try:
+        with unique_guard("uq_service_record_contract_id_package_item_id_served_at",
+                          Conflict("同一项目同一时间已有服务记录", code="DUPLICATE_SERVICE")):
             db.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("同一项目同一时间已有服务记录", code="DUPLICATE_SERVICE") from exc
         if reading:
             db.session.add(Reading(service_record_id=record.id, resident_id=contract.resident_id,
                                    measured_at=served_at, **reading))
@@ -134,10 +133,8 @@ def record_call(actor: Actor, data: dict) -> FollowUpCall:
                 invitation_id=_phone_invitation(contract, data["called_at"]).id, region_id=contract.region_id,
                 institution_id=contract.institution_id, team_id=contract.team_id, resident_id=contract.resident_id,
                 channel="phone", entered_by_staff_id=actor.staff_id, answered_at=data["called_at"], **answers))
-        try:
+        with unique_guard("uq_survey_response_invitation_id", Conflict("该次邀请已有评价", code="ALREADY_ANSWERED")):
             db.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("该次邀请已有评价", code="ALREADY_ANSWERED") from exc
         audit.record(actor, "follow_up_call.create", "follow_up_call", call.id, {"outcome": call.outcome})
     return call
 

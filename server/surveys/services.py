@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from server.audit import services as audit
+from server.common.guards import unique_guard
 from server.common.paging import Page, PageRequest, paginate
 from server.common.timeutil import utcnow
 from server.common.uow import transaction
@@ -52,10 +52,8 @@ def respond(actor: Actor, invitation_id: int, answers: dict) -> SurveyResponse:
                                   institution_id=contract.institution_id, team_id=contract.team_id,
                                   resident_id=contract.resident_id, channel="self", answered_at=utcnow(), **answers)
         db.session.add(response)
-        try:
+        with unique_guard("uq_survey_response_invitation_id", Conflict("该邀请已评价", code="ALREADY_ANSWERED")):
             db.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("该邀请已评价", code="ALREADY_ANSWERED") from exc
         audit.record(actor, "survey.respond", "survey_invitation", invitation.id)
     return response
 
