@@ -25,13 +25,7 @@ class Login(MethodView):
                 "role": signed.actor.role.value, "display_name": signed.display_name}
 
 
-@blp.route("/auth/logout")
-class Logout(MethodView):
-    @blp.requires(identity.logout)
-    @blp.response(204)
-    def post(self):
-        """Sign out: every token of my account stops working."""
-        identity.logout(current_actor())
+blp.route_logout()
 
 
 @blp.route("/me")

@@ -2,7 +2,7 @@
 from flask import current_app
 from flask.views import MethodView
 
-from server.identity import services as identity, wechat_signin
+from server.identity import wechat_signin
 from server.identity.roles import Role
 from server.identity.schemas import ResidentTokenSchema, WechatLoginSchema
 from server.integrations import registry
@@ -30,13 +30,7 @@ class WechatLogin(MethodView):
                 "account_id": session.account_id, "bound": session.bound}
 
 
-@blp.route("/auth/logout")
-class Logout(MethodView):
-    @blp.requires(identity.logout)
-    @blp.response(204)
-    def post(self):
-        """Sign out: every token of my WeChat account stops working."""
-        identity.logout(current_actor())
+blp.route_logout()
 
 
 @blp.route("/me/identity")

@@ -36,13 +36,7 @@ class Login(MethodView):
         return _token(signed)
 
 
-@blp.route("/auth/logout")
-class Logout(MethodView):
-    @blp.requires(identity.logout)
-    @blp.response(204)
-    def post(self):
-        """Sign out: every token of my account stops working."""
-        identity.logout(current_actor())
+blp.route_logout()
 
 
 def _token(signed: identity.SignedIn) -> dict:

@@ -5,9 +5,11 @@ import json
 from collections.abc import Collection
 
 import flask_smorest
+from flask.views import MethodView
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from server.identity import services as identity
 from server.identity.roles import Role
 from server.web import auth
 
@@ -40,3 +42,15 @@ class Blueprint(flask_smorest.Blueprint):
     def requires(self, use_case):
         """Run the view only for the roles `use_case` declares that this API serves (see `auth.requires`)."""
         return auth.requires(use_case, self.serves)
+
+    def route_logout(self) -> None:
+        """`POST /auth/logout`, the same for every API: the caller's tokens stop working."""
+        blp = self
+
+        @blp.route("/auth/logout")
+        class Logout(MethodView):
+            @blp.requires(identity.logout)
+            @blp.response(204)
+            def post(self):
+                """Sign out: every token of my account stops working."""
+                identity.logout(auth.current_actor())
