@@ -3,5 +3,6 @@ from __future__ import annotations
 
 
 def blueprints():
-    from admin import assessment, auth, institutions, people, regions, teams
-    return [auth.blp, regions.blp, institutions.blp, teams.blp, people.blp, assessment.blp]
+    from admin import alerts, assessment, auth, exchange, fhir, institutions, people, regions, teams
+    return [auth.blp, regions.blp, institutions.blp, teams.blp, people.blp, assessment.blp, exchange.blp, alerts.blp,
+            fhir.blp]
