@@ -7,8 +7,8 @@ from server.identity import services as identity
 from server.identity.roles import Role
 from server.identity.schemas import LoginSchema, TokenSchema, WechatLoginSchema
 from server.integrations import registry
-from server.residents import proxies, services as residents
-from server.residents.schemas import ConfirmInPersonSchema, ProxyConfirmedSchema, ResidentSchema
+from server.residents import proxies
+from server.residents.schemas import ConfirmInPersonSchema, PatientDetailSchema, ProxyConfirmedSchema, ResidentSchema
 from server.servicerecords import services as records
 from server.servicerecords.schemas import (
     FollowUpCallSchema, HealthRecordSchema, LogServiceSchema, PatientQuerySchema, PatientRowSchema,
@@ -81,11 +81,11 @@ class Patients(MethodView):
 
 @blp.route("/patients/<int:resident_id>")
 class PatientById(MethodView):
-    @blp.requires(residents.get_resident)
-    @blp.response(200, ResidentSchema)
+    @blp.requires(patients.patient_detail)
+    @blp.response(200, PatientDetailSchema)
     def get(self, resident_id):
-        """A patient of my teams (masked); the read is audited."""
-        return residents.get_resident(current_actor(), resident_id)
+        """A patient of my teams (masked), with open duplicate-benefit alerts; the read is audited."""
+        return patients.patient_detail(current_actor(), resident_id)
 
 
 @blp.route("/patients/<int:resident_id>/health-record")

@@ -15,9 +15,11 @@ from server.packages.models import PackageItem, PackageVersion, ServicePackage  
 from server.payments.models import PaymentOrder, Refund  # noqa: F401
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem  # noqa: F401
 from server.regions.models import Disease, HolidayArrangement, LocalRules, Region  # noqa: F401
-from server.residents.models import BenefitEnrolment, ChronicCondition, FamilyLink, Resident  # noqa: F401
+from server.residents.models import (  # noqa: F401
+    BenefitAlert, BenefitEnrolment, ChronicCondition, FamilyLink, Resident, RosterChange,
+)
 from server.servicerecords.models import FollowUpCall, Reading, ServiceRecord  # noqa: F401
-from server.settlement.models import Disbursement, Settlement  # noqa: F401
+from server.settlement.models import Disbursement, Settlement, SettlementCheck  # noqa: F401
 from server.supervision.models import SupervisionAlert, SupervisionCase  # noqa: F401
 from server.surveys.models import Survey, SurveyInvitation, SurveyResponse  # noqa: F401
 from server.teams.models import Staff, Team, TeamMembership  # noqa: F401

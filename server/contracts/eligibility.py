@@ -18,7 +18,7 @@ from server.institutions.models import Agreement, AgreementStatus
 from server.packages.models import PackageVersion, ServicePackage
 from server.regions.models import LocalRules, Region
 from server.regions.rules import FeeSplit, fee_split, rules_in_force
-from server.residents.benefits import active_benefits
+from server.residents.benefits import held_for_package
 from server.residents.models import ChronicCondition, Resident
 from server.teams.models import Team
 
@@ -55,7 +55,7 @@ def package_problems(resident: Resident, version: PackageVersion, rules: LocalRu
                                       details={"diseases": sorted(version.target_disease_codes)}))
     if age_on(resident, on) < version.min_age:
         problems.append(RuleViolation(f"该服务包适用于{version.min_age}岁及以上人员", code="PACKAGE_AGE_NOT_MET"))
-    duplicates = active_benefits(resident.id, sorted(covered & conditions) or version.target_disease_codes, on)
+    duplicates = held_for_package(resident.id, version, rules, on)
     if duplicates:
         problems.append(RuleViolation(
             "已享受“两病”门诊用药保障或门诊慢特病待遇，不能重复享受同病种签约服务待遇", code="DUPLICATE_BENEFIT",

@@ -197,7 +197,11 @@ def _refund_share(contract: Contract) -> Fraction:
     """The part of what was paid that comes back: all of it before any service, after that as the rules say."""
     if usage.services_delivered(contract.id) == 0:
         return Fraction(1)
-    policy = db.session.get(LocalRules, contract.rules_id).refund_after_service
+    return refund_share(contract, db.session.get(LocalRules, contract.rules_id).refund_after_service)
+
+
+def refund_share(contract: Contract, policy: str) -> Fraction:
+    """The part of what was paid that a refund policy of the rules (`regions.rules.REFUND_POLICIES`) gives back."""
     if policy == "full":
         return Fraction(1)
     if policy == "unused_items":

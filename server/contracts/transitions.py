@@ -2,15 +2,18 @@
 
 Every change checks the state table (`states.ALLOWED_TRANSITIONS`) and writes a
 `ContractEvent` naming who made it, inside the caller's transaction: one contract at a time
-(`move` for a person acting, `move_by_system` for news from outside), or all due contracts at
-once in set-based SQL (`expire_ended`). A new contract's first history row is written here
-too (`opened`). tests/test_one_door.py fails if any other module writes either.
+(`move` for a person acting, `move_by_system` for news from outside), or many at once in
+set-based SQL (`expire_ended` for all due contracts, `end_by_system` for those a bureau's
+file ends). A new contract's first history row is written here too (`opened`), and so is
+news that touches a contract without moving it (`note_by_system`, the one history row whose
+state stays as it was). tests/test_one_door.py fails if any other module writes either.
 
 This module imports nothing from payments: payments calls it to activate a paid contract
 while contracts calls payments for refunds, and neither import goes round in a cycle.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -76,6 +79,47 @@ def expire_ended(today: date, reason: str) -> int:
         sa.update(Contract).where(due, recorded)
         .values(status=ContractStatus.EXPIRED, ended_at=now, end_reason=reason, version=Contract.version + 1)
         .execution_options(synchronize_session=False)).rowcount
+
+
+def end_by_system(chosen: sa.Subquery, ends: Mapping[ContractStatus, ContractStatus]) -> dict[int, ContractStatus]:
+    """End at once the contracts `chosen` names (columns `contract_id`, `reason`) that stand in a
+    state `ends` maps from, each to the state it maps to, on news from outside (a death).
+
+    `expire_ended`'s two statements: a history row per contract by the system, then the state
+    change, both in SQL. Returns the contracts moved and the state each left, for what follows
+    (refunds); the news is about few people, so the answer is small.
+    """
+    for source, target in ends.items():
+        if not can_transition(source, target):
+            raise ValueError(f"the state table does not let {source.value} become {target.value}")
+    now = utcnow()
+    target = sa.case(*[(Contract.status == source, sa.literal(target, ContractEvent.to_status.type))
+                       for source, target in ends.items()])
+    due = Contract.status.in_(list(ends))
+    db.session.execute(sa.insert(ContractEvent).from_select(
+        ["contract_id", "from_status", "to_status", "reason", "at"],
+        sa.select(Contract.id, Contract.status, target, chosen.c.reason, sa.literal(now, UTCDateTime()))
+        .join(chosen, chosen.c.contract_id == Contract.id).where(due).with_for_update(of=Contract)))
+    moved = dict(db.session.execute(sa.select(ContractEvent.contract_id, ContractEvent.from_status).where(
+        ContractEvent.at == now, ContractEvent.contract_id.in_(sa.select(chosen.c.contract_id)),
+        ContractEvent.to_status.in_(list(ends.values())))).all())
+    reason = sa.select(chosen.c.reason).where(chosen.c.contract_id == Contract.id).limit(1).scalar_subquery()
+    db.session.execute(
+        sa.update(Contract).where(due, Contract.id.in_(sa.select(ContractEvent.contract_id).where(
+            ContractEvent.at == now, ContractEvent.contract_id.in_(sa.select(chosen.c.contract_id)))))
+        .values(status=target, ended_at=now, end_reason=reason, version=Contract.version + 1)
+        .execution_options(synchronize_session=False))
+    return moved
+
+
+def note_by_system(chosen: sa.Subquery) -> int:
+    """A history row without a change of state for each contract `chosen` names (columns
+    `contract_id`, `reason`): news from outside that touches a contract but does not move it,
+    such as a flag for the settlement's verification. Returns how many rows were written."""
+    return db.session.execute(sa.insert(ContractEvent).from_select(
+        ["contract_id", "from_status", "to_status", "reason", "at"],
+        sa.select(Contract.id, Contract.status, Contract.status, chosen.c.reason, sa.literal(utcnow(), UTCDateTime()))
+        .join(chosen, chosen.c.contract_id == Contract.id)).execution_options(preserve_rowcount=True)).rowcount
 
 
 def _record(actor: Actor, event: ContractEvent) -> None:

@@ -38,15 +38,23 @@ def settle_open_orders(wechatpay: WechatPayClient, now: datetime) -> int:
 
 
 def settle_open_refunds(wechatpay: WechatPayClient) -> int:
-    """Query refunds still in progress and record how they ended."""
-    ids = list(db.session.scalars(sa.select(Refund.id).where(
-        Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.PROCESSING]))))
-    for refund_id in ids:
+    """Send refunds only planned so far, query those in progress, and record how they ended.
+
+    A planned refund (requested) may never have reached WeChat Pay: planned by a bureau's
+    roster file, whose import calls no outside service, or its cancellation's call failed.
+    Asking again under its `out_refund_no` is safe: WeChat Pay answers with the refund it has.
+    """
+    open_refunds = db.session.execute(sa.select(Refund.id, Refund.status).where(
+        Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.PROCESSING]))).all()
+    for refund_id, status in open_refunds:
         try:
-            payments.refresh_refund(wechatpay, refund_id)
+            if status is RefundStatus.REQUESTED:
+                payments.send_refund(wechatpay, refund_id)
+            else:
+                payments.refresh_refund(wechatpay, refund_id)
         except DomainError as error:
             log.warning("refund_refresh_failed", refund=refund_id, code=error.code)
-    return len(ids)
+    return len(open_refunds)
 
 
 def reconcile_day(wechatpay: WechatPayClient, bill_date: date) -> int:

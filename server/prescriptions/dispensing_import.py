@@ -2,13 +2,15 @@
 
 The rules are the doctor's API's, from the same table (`dispensing_rules`), applied to data
 loaded set-wise: per chunk of rows one query each for the prescriptions not seen yet (with
-their drugs and their patients' other benefits), the external ids already stored and the
-dispensings stored on the rows' days. A drug filled twice on one day within the file is
+their drugs), the external ids already stored and the dispensings stored on the rows' days,
+and one per day of the chunk for the other benefits their patients hold, by the rule the API
+and signing use (`residents.benefits`). A drug filled twice on one day within the file is
 refused like one already stored. A double benefit the region's rules only flag is stored and
 goes to supervision.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -24,12 +26,12 @@ from server.identity.roles import Actor
 from server.identity.scoping import visible
 from server.imports.parsing import Fields
 from server.imports.pipeline import Parsed, Report, StaffDirectory
-from server.packages.models import PackageVersion
 from server.prescriptions import guards as prescription_guards
 from server.prescriptions.dispensing_rules import Filling, PrescribedDrug, dispensing_problem
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus
 from server.prescriptions.services import flag_duplicate_benefit
 from server.regions.models import LocalRules
+from server.residents.benefits import held_under_contracts
 from server.residents.models import BenefitEnrolment
 
 _TWO_DECIMALS = Decimal("0.01")
@@ -49,7 +51,6 @@ class _PrescriptionFacts(NamedTuple):
     period_end: date
     region_id: int
     resident_id: int
-    package_version_id: int
 
 
 class DispensingImporter:
@@ -67,11 +68,9 @@ class DispensingImporter:
         self.by_id: dict[int, _PrescriptionFacts | None] = {}
         self.by_external_id: dict[str, _PrescriptionFacts | None] = {}
         self.drugs: dict[tuple[int, str], PrescribedDrug] = {}  # (prescription, drug code) → its item
-        self.benefits: dict[int, list[BenefitEnrolment]] = {}  # resident → other benefits held
+        self.held: dict[tuple[int, date], list[BenefitEnrolment]] = {}  # (contract, day) → other benefits held
         self.filled: set[tuple[int, date]] = set()  # (prescription item, day) of this file's dispensings
         self.staff = StaffDirectory(actor.institution_id)
-        self.targets = dict(db.session.execute(sa.select(PackageVersion.id, PackageVersion.target_disease_codes)
-                                               .where(PackageVersion.region_id == actor.region_id)).all())
         self.policies = [tuple(row) for row in db.session.execute(
             sa.select(LocalRules.effective_from, LocalRules.duplicate_benefit_policy)
             .where(LocalRules.region_id == actor.region_id).order_by(LocalRules.effective_from))]
@@ -111,6 +110,7 @@ class DispensingImporter:
         new = [row for row in rows if row.values["external_id"] not in stored_ids]
         report.rows_already_stored += len(rows) - len(new)
         self._load_prescriptions(new)
+        self._load_benefits(new)
         recorded = self._recorded_days(new)
         passed = []
         for ordinal, line, values in new:
@@ -155,13 +155,24 @@ class DispensingImporter:
         return policy
 
     def _benefits(self, prescription: _PrescriptionFacts, on: date) -> list[BenefitEnrolment]:
-        """Other benefits the person holds on `on` for the package's diseases (as `active_benefits`)."""
-        diseases = self.targets.get(prescription.package_version_id) or []
-        return [b for b in self.benefits.get(prescription.resident_id, ())
-                if b.disease_code in diseases and b.valid_from <= on and (b.valid_to is None or b.valid_to >= on)]
+        """Other benefits the person holds on `on` under the prescription's contract (`_load_benefits`)."""
+        return self.held[(prescription.contract_id, on)]
+
+    def _load_benefits(self, rows: list[Parsed]) -> None:
+        """The benefits held under these rows' contracts on their days, by the API's rule
+        (`benefits.held_under_contracts`): one query per day of the chunk not seen yet."""
+        wanted: dict[date, set[int]] = defaultdict(set)
+        for row in rows:
+            prescription, on = self._prescription(row.values), row.values["dispensed_on"]
+            if prescription is not None and (prescription.contract_id, on) not in self.held:
+                wanted[on].add(prescription.contract_id)
+        for on, contract_ids in wanted.items():
+            held = held_under_contracts(sorted(contract_ids), on)
+            for contract_id in contract_ids:
+                self.held[(contract_id, on)] = held.get(contract_id, [])
 
     def _load_prescriptions(self, rows: list[Parsed]) -> None:
-        """The actor's prescriptions of these rows not seen yet, their drugs and their patients' other benefits."""
+        """The actor's prescriptions of these rows not seen yet, and their drugs."""
         ids = sorted({row.values["prescription_id"] for row in rows if row.values["prescription_id"] is not None}
                      - self.by_id.keys())
         external_ids = sorted({row.values["prescription_external_id"] for row in rows
@@ -175,7 +186,7 @@ class DispensingImporter:
         found = [_PrescriptionFacts(*row) for row in db.session.execute(
             sa.select(Prescription.id, Prescription.external_id, Prescription.institution_id, Prescription.issued_on,
                       Prescription.status, Contract.id, Contract.status, Contract.period_start, Contract.period_end,
-                      Contract.region_id, Contract.resident_id, Contract.package_version_id)
+                      Contract.region_id, Contract.resident_id)
             .join(Contract, Contract.id == Prescription.contract_id)
             .where(visible(Prescription, self.actor), Prescription.institution_id == self.actor.institution_id,
                    sa.or_(Prescription.id.in_(ids), Prescription.external_id.in_(external_ids))))]
@@ -191,12 +202,6 @@ class DispensingImporter:
                 .where(PrescriptionItem.prescription_id.in_([p.id for p in found])).order_by(PrescriptionItem.id)):
             self.drugs.setdefault((prescription_id, drug_code),
                                   PrescribedDrug(item_id, drug_name, Decimal(quantity), unit))
-        residents = sorted({p.resident_id for p in found} - self.benefits.keys())
-        for resident_id in residents:
-            self.benefits[resident_id] = []
-        for benefit in db.session.scalars(sa.select(BenefitEnrolment)
-                                          .where(BenefitEnrolment.resident_id.in_(residents))):
-            self.benefits[benefit.resident_id].append(benefit)
 
     def _recorded_days(self, rows: list[Parsed]) -> set[tuple[int, date]]:
         """Stored dispensings of these rows' drugs on these rows' days (one query per chunk)."""

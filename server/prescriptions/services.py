@@ -29,7 +29,7 @@ from server.prescriptions.dispensing_rules import SCHEME_NAMES, ContractDay, Fil
 from server.prescriptions.models import Dispensing, Prescription, PrescriptionItem, PrescriptionStatus, refill_due_on
 from server.regions.models import LocalRules
 from server.regions.rules import max_prescription_weeks, rules_in_force, rules_on
-from server.residents.benefits import active_benefits
+from server.residents.benefits import held_under
 from server.residents.models import BenefitEnrolment, ChronicCondition
 from server.supervision.models import AlertKind, SupervisionAlert
 from server.teams.models import Staff, StaffKind
@@ -116,7 +116,7 @@ def issue_prescription(actor: Actor, data: dict) -> Prescription:
         stable = _check_weeks(actor, contract, version, rules, data)
         items = data["items"]
         _check_drug_classes(rules, items)
-        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), issued_on)
+        benefits = held_under(contract, issued_on)
         if problem := duplicate_benefit_problem(benefits, rules.duplicate_benefit_policy):
             raise problem
         current = list(db.session.scalars(scoped_select(Prescription, actor).where(
@@ -257,9 +257,8 @@ def record_dispensing(actor: Actor, prescription_id: int, data: dict) -> Prescri
         prescription = get_visible(Prescription, prescription_id, actor, for_update=True)
         dispensed_on: date = data["dispensed_on"]
         contract = get_visible(Contract, prescription.contract_id, actor)
-        version = get_visible(PackageVersion, contract.package_version_id, actor)
         rules = rules_on(contract.region_id, dispensed_on)
-        benefits = active_benefits(contract.resident_id, list(version.target_disease_codes), dispensed_on)
+        benefits = held_under(contract, dispensed_on)
         prescribed = {item.id: PrescribedDrug(item.id, item.drug_name, Decimal(item.quantity), item.unit)
                       for item in prescription.items}
         already = set(db.session.scalars(scoped_select(Dispensing, actor).with_only_columns(

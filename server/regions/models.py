@@ -77,6 +77,9 @@ class LocalRules(IdMixin, TimestampMixin, db.Model):
     assessment_start_mmdd: Mapped[str] = mapped_column(sa.String(5), default="01-15")
     # "full" / "unused_items" / "none": what a cancellation after a first service refunds.
     refund_after_service: Mapped[str] = mapped_column(sa.String(16), default="none")
+    # "none" / "unused_items" / "full": what a death reported by the bureau refunds (to the
+    # original payment, for the estate), by the rules in force on the day of death.
+    refund_on_death: Mapped[str] = mapped_column(sa.String(16), default="none")
     # "refuse" / "flag": a drug another benefit already pays for.
     duplicate_benefit_policy: Mapped[str] = mapped_column(sa.String(8), default="refuse")
     # Drug classes a long-term prescription may not contain (长期处方管理规范 exclusions).

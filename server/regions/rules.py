@@ -20,6 +20,10 @@ GRADES = ("excellent", "good", "pass", "fail")
 # region's rules say otherwise.
 NATIONAL_LONG_TERM_EXCLUSIONS = ("toxic", "radioactive", "precursor", "narcotic", "psychotropic_1",
                                  "psychotropic_2", "antimicrobial", "special_storage")
+# What a contract ended early refunds of the personal share paid: all of it, the share of the
+# package's value not yet delivered (`contracts.usage.unused_share`), or nothing. A region's
+# rules choose one for a cancellation after a first service and one for a death.
+REFUND_POLICIES = ("full", "unused_items", "none")
 GRADE_NAMES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
 
 

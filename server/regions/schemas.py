@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from server.regions.rules import GRADES, NATIONAL_LONG_TERM_EXCLUSIONS
+from server.regions.rules import GRADES, NATIONAL_LONG_TERM_EXCLUSIONS, REFUND_POLICIES
 from server.web.schemas import DecimalString, StrictBoolean
 
 def _day_of_every_year(month_day: str) -> None:
@@ -89,7 +89,10 @@ class LocalRulesSchema(Schema):
     assessment_start_mmdd = fields.String(load_default="01-15", validate=[validate.Regexp(
         r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", error="格式应为 MM-DD"), _day_of_every_year])
     refund_after_service = fields.String(load_default="none", validate=validate.OneOf(
-        ("full", "unused_items", "none"), error="应为 full/unused_items/none"))
+        REFUND_POLICIES, error="应为 full/unused_items/none"))
+    refund_on_death = fields.String(load_default="none", validate=validate.OneOf(
+        REFUND_POLICIES, error="应为 full/unused_items/none"), metadata={
+        "description": "参保人死亡终止签约时退还个人缴费：full 全额、unused_items 按未提供项目比例、none 不退"})
     duplicate_benefit_policy = fields.String(load_default="refuse", validate=validate.OneOf(
         ("refuse", "flag"), error="应为 refuse/flag"))
     prescription_excluded_drug_classes = fields.List(

@@ -84,10 +84,22 @@ class BenefitScheme(str, enum.Enum):
     CHRONIC_SPECIAL_OUTPATIENT = "chronic_special_outpatient"  # 门诊慢特病
 
 
+_IMPORTED = sa.text("source = 'import'")
+
+
 class BenefitEnrolment(IdMixin, TimestampMixin, db.Model):
-    """A resident's enrolment in another outpatient benefit, checked to avoid double benefit."""
+    """A resident's enrolment in another outpatient benefit, checked to avoid double benefit.
+
+    `source` says where it came from: the platform (5301 at binding, no serial) or a bureau
+    file of registrations (两病用药保障登记、门诊慢特病登记), whose serial is its key.
+    """
 
     __tablename__ = "benefit_enrolment"
+    __table_args__ = (
+        # The bureau's registration serial names one registration, whoever it is for.
+        sa.Index("uq_benefit_enrolment_import_registration", "registration_no", unique=True,
+                 sqlite_where=_IMPORTED, postgresql_where=_IMPORTED),
+    )
 
     resident_id: Mapped[int] = fk("resident.id")
     scheme: Mapped[BenefitScheme] = mapped_column(enum_column(BenefitScheme))
@@ -95,6 +107,85 @@ class BenefitEnrolment(IdMixin, TimestampMixin, db.Model):
     registration_no: Mapped[str] = mapped_column(sa.String(64), default="")
     valid_from: Mapped[date] = mapped_column(sa.Date)
     valid_to: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    source: Mapped[str] = mapped_column(sa.String(16), default="platform")  # platform / import
+    batch_id: Mapped[int | None] = fk("import_batch.id", nullable=True)
+
+
+def _through_contract(column: str):
+    """Rows whose contract is held at the given level."""
+    def rule(ids):
+        from server.contracts.models import Contract
+        return BenefitAlert.contract_id.in_(sa.select(Contract.id).where(getattr(Contract, column).in_(ids)))
+    return rule
+
+
+class BenefitAlertStatus(str, enum.Enum):
+    OPEN = "open"          # 待处理
+    RESOLVED = "resolved"  # 已处理
+
+
+class BenefitAlert(IdMixin, TimestampMixin, db.Model):
+    """A duplicate-benefit alert (重复享受待遇预警): a registration that overlaps a signed contract's package.
+
+    Raised once per contract and registration (the unique constraint), for the bureau to
+    resolve with a note; the contract's institution and team see it too.
+    """
+
+    __tablename__ = "benefit_alert"
+    __table_args__ = (
+        sa.UniqueConstraint("contract_id", "enrolment_id", name="uq_benefit_alert_contract_enrolment"),
+        sa.Index("ix_benefit_alert_region_status", "region_id", "status"),
+        sa.CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="resolved_when_dated"),
+    )
+    __scope__ = {
+        Level.REGION: "region_id",
+        Level.INSTITUTION: _through_contract("institution_id"),
+        Level.TEAM: _through_contract("team_id"),
+    }
+
+    region_id: Mapped[int] = fk("region.id", index=False)
+    contract_id: Mapped[int] = fk("contract.id")
+    enrolment_id: Mapped[int] = fk("benefit_enrolment.id")
+    batch_id: Mapped[int | None] = fk("import_batch.id", nullable=True, index=False)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[BenefitAlertStatus] = mapped_column(enum_column(BenefitAlertStatus))
+    resolution_note: Mapped[str] = mapped_column(sa.String(500), default="")
+    resolved_by_account_id: Mapped[int | None] = fk("user_account.id", nullable=True, index=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    enrolment: Mapped[BenefitEnrolment] = relationship(viewonly=True)
+    contract = relationship("Contract", viewonly=True)
+
+
+class RosterChangeType(str, enum.Enum):
+    STOP = "stop"          # 暂停/终止参保
+    RESUME = "resume"      # 恢复参保
+    MOVE_OUT = "move_out"  # 转出本统筹地区
+    DEATH = "death"        # 死亡
+
+
+class RosterChange(IdMixin, db.Model):
+    """An insurance roster change (参保状态变更) from the bureau's core system, keyed by its serial.
+
+    Stored once per region and serial, so a file sent twice applies once; the resident's
+    insurance facts follow the latest change by date.
+    """
+
+    __tablename__ = "roster_change"
+    __table_args__ = (
+        sa.UniqueConstraint("region_id", "chg_sn"),
+        sa.Index("ix_roster_change_resident_date", "resident_id", "chg_date"),
+    )
+    __scope__ = {Level.REGION: "region_id"}
+
+    region_id: Mapped[int] = fk("region.id", index=False)
+    chg_sn: Mapped[str] = mapped_column(sa.String(64))
+    resident_id: Mapped[int] = fk("resident.id", index=False)
+    chg_type: Mapped[RosterChangeType] = mapped_column(enum_column(RosterChangeType))
+    chg_date: Mapped[date] = mapped_column(sa.Date)
+    insu_admdvs: Mapped[str | None] = mapped_column(sa.String(6), nullable=True)
+    batch_id: Mapped[int] = fk("import_batch.id")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Relation(str, enum.Enum):

@@ -1,8 +1,10 @@
 """Schemas for residents: identity numbers and phones only ever leave masked."""
 from marshmallow import Schema, fields, validate
 
-from server.residents.models import BenefitScheme, ProofDocument, ProxyConfirmation, ProxyStatus, Relation
-from server.web.schemas import MaskedIdNumber, MaskedName, MaskedPhone, PageArgsSchema, consent_field
+from server.residents.models import (
+    BenefitAlertStatus, BenefitScheme, ProofDocument, ProxyConfirmation, ProxyStatus, Relation,
+)
+from server.web.schemas import FreeText, MaskedIdNumber, MaskedName, MaskedPhone, PageArgsSchema, consent_field
 
 
 class ConditionSchema(Schema):
@@ -38,6 +40,57 @@ class ResidentSchema(ResidentSummarySchema):
     health_record_updated_on = fields.Date(allow_none=True)
     conditions = fields.List(fields.Nested(ConditionSchema))
     benefits = fields.List(fields.Nested(BenefitSchema))
+
+
+class PatientBenefitAlertSchema(Schema):
+    """An open duplicate-benefit alert on the patient: the other benefit the bureau's registration shows."""
+
+    id = fields.Integer()
+    contract_id = fields.Integer()
+    scheme = fields.Enum(BenefitScheme, by_value=True, attribute="enrolment.scheme",
+                         metadata={"description": "two_disease_drug 两病门诊用药保障；chronic_special_outpatient 门诊慢特病"})
+    disease_code = fields.String(attribute="enrolment.disease_code")
+    valid_from = fields.Date(attribute="enrolment.valid_from")
+    valid_to = fields.Date(attribute="enrolment.valid_to", allow_none=True)
+    raised_at = fields.DateTime()
+
+
+class PatientDetailSchema(ResidentSchema):
+    benefit_alerts = fields.List(fields.Nested(PatientBenefitAlertSchema), metadata={
+        "description": "医保部门尚未处理的重复享受待遇预警：同病种药品请勿重复开具"})
+
+
+class BenefitAlertSchema(Schema):
+    """A duplicate-benefit alert (重复享受待遇预警) as bureau and institution staff see it."""
+
+    id = fields.Integer()
+    status = fields.Enum(BenefitAlertStatus, by_value=True, metadata={"description": "open 待处理；resolved 已处理"})
+    raised_at = fields.DateTime()
+    contract_id = fields.Integer()
+    contract_no = fields.String(attribute="contract.contract_no")
+    resident_id = fields.Integer(attribute="contract.resident_id")
+    institution_id = fields.Integer(attribute="contract.institution_id")
+    team_id = fields.Integer(attribute="contract.team_id")
+    period_start = fields.Date(attribute="contract.period_start")
+    period_end = fields.Date(attribute="contract.period_end")
+    scheme = fields.Enum(BenefitScheme, by_value=True, attribute="enrolment.scheme")
+    disease_code = fields.String(attribute="enrolment.disease_code")
+    registration_no = fields.String(attribute="enrolment.registration_no")
+    valid_from = fields.Date(attribute="enrolment.valid_from")
+    valid_to = fields.Date(attribute="enrolment.valid_to", allow_none=True)
+    batch_id = fields.Integer(allow_none=True, metadata={"description": "带来该登记的导入批次"})
+    resolution_note = fields.String()
+    resolved_by_account_id = fields.Integer(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class BenefitAlertQuerySchema(PageArgsSchema):
+    status = fields.Enum(BenefitAlertStatus, by_value=True, load_default=None)
+
+
+class ResolveBenefitAlertSchema(Schema):
+    note = FreeText(required=True, validate=validate.Length(min=2, max=500, error="请填写2到500字的处理说明"),
+                    metadata={"description": "处理说明，如：已终止两病用药保障登记、已终止签约"})
 
 
 class ResidentQuerySchema(PageArgsSchema):

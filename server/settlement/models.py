@@ -1,6 +1,7 @@
 """Settlements per institution and year, and the disbursements that pay them."""
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -8,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.common.models import IdMixin, TimestampMixin, fk, money
-from server.common.types import UTCDateTime
+from server.common.types import UTCDateTime, enum_column
+from server.contracts.models import Contract
 from server.extensions import db
 from server.identity.roles import Level
 from server.identity.scoping import inherit_scope
@@ -58,3 +60,32 @@ class Disbursement(IdMixin, TimestampMixin, db.Model):
 
 
 Disbursement.__scope__ = inherit_scope(Disbursement.settlement_id, Settlement)
+
+
+class CheckReason(str, enum.Enum):
+    MOVED_OUT = "moved_out"                  # 转出本统筹地区
+    INSURANCE_STOPPED = "insurance_stopped"  # 暂停/终止参保
+
+
+class SettlementCheck(IdMixin, TimestampMixin, db.Model):
+    """A contract to verify before settlement pays for it (结算核验标记): its holder left the region or stopped insurance.
+
+    One row per contract and reason. Resuming insurance clears an open stop (`cleared_on`);
+    the row stays, so settlement can see the gap.
+    """
+
+    __tablename__ = "settlement_check"
+    __table_args__ = (
+        sa.UniqueConstraint("contract_id", "reason"),
+        sa.Index("ix_settlement_check_region_open", "region_id", "cleared_on"),
+    )
+
+    region_id: Mapped[int] = fk("region.id", index=False)
+    contract_id: Mapped[int] = fk("contract.id", index=False)
+    reason: Mapped[CheckReason] = mapped_column(enum_column(CheckReason))
+    since: Mapped[date] = mapped_column(sa.Date)
+    batch_id: Mapped[int] = fk("import_batch.id")
+    cleared_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+
+
+SettlementCheck.__scope__ = inherit_scope(SettlementCheck.contract_id, Contract)

@@ -15,7 +15,8 @@ from server.identity.roles import Actor, Role, allowed
 from server.identity.scoping import scoped_select
 from server.packages.models import PackageItem
 from server.prescriptions.models import Prescription, PrescriptionStatus, refill_due_on
-from server.residents.models import ChronicCondition
+from server.residents import benefit_alerts, services as residents
+from server.residents.models import BenefitAlert, ChronicCondition, Resident
 from server.servicerecords import followup
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord
 
@@ -27,6 +28,18 @@ class PatientFilters:
     uncontrolled: bool | None = None
     items_owed: bool | None = None
     prescription_due_within_days: int | None = None
+
+
+@dataclass(frozen=True)
+class PatientDetail:
+    """A patient as the doctor opens them: the resident, and the open duplicate-benefit alerts on their contracts."""
+
+    resident: Resident
+    benefit_alerts: list[BenefitAlert]
+
+    def __getattr__(self, name: str):
+        # Everything else is the resident's, so the detail dumps as the resident plus its alerts.
+        return getattr(self.resident, name)
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,14 @@ def list_patients(actor: Actor, page: PageRequest, filters: PatientFilters, *,
         bp_controlled=bool(row.bp_ok) if row.htn else None,
         glucose_controlled=bool(row.glucose_ok) if row.dm else None) for row in listed.items]
     return Page(items, listed.total, listed.page, listed.per_page)
+
+
+@allowed(Role.TEAM_MEMBER)
+def patient_detail(actor: Actor, resident_id: int) -> PatientDetail:
+    """One patient of the actor's teams (the read audited, as `get_resident` does) with the open
+    duplicate-benefit alerts the bureau has not resolved yet, so the doctor does not prescribe twice."""
+    resident = residents.get_resident(actor, resident_id)
+    return PatientDetail(resident, benefit_alerts.open_alerts_of(actor, resident.id))
 
 
 def _items_owed():
