@@ -22,33 +22,26 @@ import logging
 import os
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from server import create_app
-from server.common import pii
 from server.common.timeutil import SHANGHAI
 from server.config import _normalise_db_url, load_settings
 from server.contracts.models import Contract
-from server.contracts.states import ContractStatus
-from server.demo.catalogue import ZHANGZHOU_RULES
 from server.extensions import db
-from server.identity.models import UserAccount
-from server.identity.roles import Actor, Role
+from server.identity.roles import Actor
 from server.imports import services as imports
 from server.imports.models import ImportBatch
-from server.institutions.models import Institution
-from server.packages.models import ItemCategory, PackageItem, PackageVersion, ServicePackage
-from server.regions.models import LocalRules, Region
-from server.residents.models import Resident
+from server.packages.models import PackageItem
+from server.regions.models import Region
 from server.servicerecords.models import Confirmation, Reading, ServiceRecord, ServiceType
 from server.servicerecords.recording import local_date
-from server.teams.models import Staff, StaffKind, Team, TeamMembership
 
-from common import add, fresh_database  # bench/ is the script's folder, so it is on sys.path
+from common import build_region, fresh_database  # bench/ is the script's folder, so it is on sys.path
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/jiayi_bench_import"
 PER_CONTRACT = 4  # the package's yearly quantity of "BP"
@@ -69,7 +62,7 @@ def main() -> None:
     with app.app_context():
         upgrade()
         t0 = time.perf_counter()
-        actor, region = build_region(contracts=-(-args.rows // PER_CONTRACT))
+        actor, region = build_region(contracts=-(-args.rows // PER_CONTRACT), per_contract=PER_CONTRACT)
         rows = make_rows(actor, args.rows)
         content = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
         setup_seconds = time.perf_counter() - t0
@@ -104,47 +97,6 @@ def main() -> None:
     print(f"  stored {again.rows_stored}, already stored {again.rows_already_stored}, failed {again.rows_failed}")
     print(f"rows now: service_record {counts['service_record']}, reading {counts['reading']}, "
           f"import_batch {counts['import_batch']}")
-
-
-def build_region(contracts: int) -> tuple[Actor, Region]:
-    """One region, institution, team and doctor, and `contracts` active contracts of this year."""
-    year = datetime.now(SHANGHAI).year
-    region = add(Region(admdvs_code="350627", name="南靖县（压测）"))
-    rules = add(LocalRules(region_id=region.id, effective_from=date(2024, 1, 1), document_no="压测", **ZHANGZHOU_RULES))
-    institution = add(Institution(region_id=region.id, code="H350627BENCH", name="压测镇卫生院", kind="乡镇卫生院"))
-    team = add(Team(region_id=region.id, institution_id=institution.id, name="压测团队", capacity=10**7))
-    doctor = add(Staff(region_id=region.id, institution_id=institution.id, name="压测医生", kind=StaffKind.DOCTOR,
-                       licence_no="110350600000001"))
-    add(TeamMembership(team_id=team.id, staff_id=doctor.id, is_leader=True, joined_on=date(2024, 1, 1)))
-    package = add(ServicePackage(region_id=region.id, code="HTN", name="高血压签约服务包"))
-    version = add(PackageVersion(package_id=package.id, region_id=region.id, version=1,
-                                 effective_from=date(2024, 1, 1), target_disease_codes=["hypertension"]))
-    add(PackageItem(package_version_id=version.id, region_id=region.id, code="BP", name="血压测量",
-                    category=ItemCategory.FOLLOW_UP, target_disease_codes=["hypertension"],
-                    yearly_quantity=PER_CONTRACT, unit_value_fen=500))
-    account = add(UserAccount(username="bench-importer", password_hash="-", display_name="压测",
-                              role=Role.TEAM_MEMBER, region_id=region.id, institution_id=institution.id,
-                              staff_id=doctor.id))
-
-    residents = Resident.__table__
-    people = [{"region_id": region.id, "name": f"压测{n:06d}", "gender": "M", "birth_date": date(1955, 1, 1),
-               "id_number": f"BENCH{n:08d}", "id_number_hash": pii.blind_index(f"BENCH{n:08d}"),
-               "populations": []} for n in range(contracts)]
-    resident_ids = [rid for rid, in db.session.execute(
-        sa.insert(residents).returning(residents.c.id, sort_by_parameter_order=True), people)]
-    at = datetime(year, 1, 1, tzinfo=SHANGHAI).astimezone(timezone.utc)
-    db.session.execute(sa.insert(Contract.__table__), [{
-        "contract_no": f"QYBENCH{year}{n:07d}", "region_id": region.id, "resident_id": resident_id,
-        "institution_id": institution.id, "team_id": team.id, "doctor_staff_id": doctor.id,
-        "package_version_id": version.id, "rules_id": rules.id, "status": ContractStatus.ACTIVE,
-        "period_year": year, "period_start": date(year, 1, 1), "period_end": date(year, 12, 31),
-        "channel": "on_site", "consent_at": at, "consent_version": "2026.1", "fee_per_head_fen": 10000,
-        "personal_share_fen": 2000, "public_health_share_fen": 4000, "insurance_fund_share_fen": 4000,
-        "activated_at": at, "version": 1} for n, resident_id in enumerate(resident_ids)])
-    db.session.commit()
-    actor = Actor(role=Role.TEAM_MEMBER, account_id=account.id, region_id=region.id, institution_id=institution.id,
-                  team_ids=frozenset({team.id}), staff_id=doctor.id)
-    return actor, region
 
 
 def make_rows(actor: Actor, count: int) -> list[dict]:

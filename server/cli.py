@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -22,6 +23,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(assess_command)
+    app.cli.add_command(import_command)
     from server.sandbox.cli import sandbox_command
     app.cli.add_command(sandbox_command)
 
@@ -61,6 +63,36 @@ def assess_command(region_code: str, year: int, scheme_id: int | None) -> None:
     click.echo(f"{region.name} {year}年度考核 第{run.run_version}版（草稿，编号 {run.id}）")
     for code, name, total, grade in lines:
         click.echo(f"  {code}  {name}  {total}分  {GRADE_NAMES.get(grade, grade)}")
+
+
+@click.command("import")
+@click.option("--region", "region_code", help="The region's administrative-division code (6 digits), for FILES.")
+@click.option("--kind", type=click.Choice(("claims", "roster", "benefits")), help="What FILES hold.")
+@click.option("--drop-folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Load every file waiting in DIR/<region code>/ named <kind>….csv|.jsonl (what the scheduled job does).")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(region_code: str | None, kind: str | None, drop_folder: Path | None, files: tuple[Path, ...]) -> None:
+    """Load files from the bureau's core system: settled claims, roster changes, benefit registrations."""
+    from server.errors import DomainError
+    from server.imports import exchange
+
+    if drop_folder is not None:
+        for result in exchange.import_drop_folder(drop_folder):
+            click.echo(f"{result.path.name}: " + (f"批次 {result.batch_id}" if result.error is None else result.error))
+        return
+    if not files or region_code is None or kind is None:
+        raise click.UsageError("give --region, --kind and FILES, or --drop-folder DIR")
+    for path in files:
+        try:
+            batch = exchange.import_path(region_code, kind, path)
+        except DomainError as exc:
+            raise click.ClickException(f"{path.name}: {exc.code}: {exc.message}") from exc
+        click.echo(f"{path.name}: 批次 {batch.id}，共 {batch.rows_total} 行，新存 {batch.rows_stored}，"
+                   f"已有 {batch.rows_already_stored}，跳过 {batch.rows_skipped}，失败 {batch.rows_failed}；"
+                   f"影响 {batch.changes}")
+        for failure in batch.failures[:20]:
+            click.echo(f"  第{failure['line']}行 {failure['code']} {failure['message']}")
 
 
 @click.command("seed-demo")

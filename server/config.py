@@ -49,6 +49,7 @@ class Settings:
     insurance_fixmedins_name: str
     insurance_opter_name: str
     redis_url: str
+    exchange_drop_folder: str
 
 
 def _env(name: str, default: str) -> str:
@@ -88,6 +89,8 @@ def load_settings(instance_path: str) -> Settings:
         insurance_fixmedins_name=_env("INSURANCE_FIXMEDINS_NAME", "家医签约服务平台"),
         insurance_opter_name=_env("INSURANCE_OPTER_NAME", "家医平台"),
         redis_url=_env("REDIS_URL", ""),
+        # Where the bureau's core system drops its exports (<folder>/<region code>/<kind>….csv); empty: no job.
+        exchange_drop_folder=_env("EXCHANGE_DROP_FOLDER", ""),
     )
 
 

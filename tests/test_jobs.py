@@ -35,7 +35,8 @@ def test_active_contracts_past_their_period_expire_once(world):
 def test_the_scheduler_registers_its_jobs_in_china_time(app):
     jobs = scheduler.build_scheduler(app).get_jobs()
     assert [job.id for job in jobs] == ["expire-contracts", "settle-orders", "reconcile-bill", "renewal-reminders",
-                                        "survey-invitations", "assessment-runs", "forget-sign-in-counters"]
+                                        "survey-invitations", "assessment-runs", "forget-sign-in-counters",
+                                        "exchange-drop-folder"]
     assert all(str(job.trigger.timezone) == "Asia/Shanghai" for job in jobs)
 
 

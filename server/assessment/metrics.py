@@ -147,7 +147,7 @@ def glucose_control_rate(scope: Scope) -> sa.Select:
 def _inpatient_stays(scope: Scope) -> sa.Subquery:
     return (sa.select(Claim.resident_id, sa.func.sum(Claim.total_cost_fen).label("cost"),
                       sa.func.sum(Claim.personal_paid_fen).label("personal"), _ids(Claim.setl_id).label("ids"))
-            .where(Claim.region_id == scope.region_id, Claim.claim_type == "inpatient",
+            .where(Claim.region_id == scope.region_id, Claim.claim_type == "inpatient", Claim.stands(),
                    sa.extract("year", Claim.admitted_on) == scope.year)
             .group_by(Claim.resident_id).subquery("stays"))
 

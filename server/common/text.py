@@ -18,6 +18,7 @@ _ALWAYS_REFUSED = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 but tab, LF and C
                    "\u202a-\u202e\u2066-\u2069"       # bidirectional embeddings, overrides, isolates
                    "\ud800-\udfff\ufffe\uffff")       # lone surrogates, noncharacters
 _IN_A_LINE = re.compile(f"[\t\n\r{_ALWAYS_REFUSED}]")
+LINE_CHARACTER = f"[^\t\n\r{_ALWAYS_REFUSED}]"  # a regular-expression class: what a line of text may hold
 # Free text may break lines as any client does, CRLF included, and hold tabs.
 _IN_FREE_TEXT = re.compile(f"[{_ALWAYS_REFUSED}]")
 

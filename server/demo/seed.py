@@ -1015,10 +1015,11 @@ def _claim(rng: random.Random, contract: Signed, claim_type: str, last: date, nu
     settled_at = _at(discharged or admitted, rng.randint(9, 17), rng.randrange(60))
     return {
         "region_id": team.region_id, "resident_id": person.id,
-        "setl_id": f"{cat.REGION_CODE}{admitted:%Y%m%d}{number:06d}",
-        "claim_type": claim_type, "medins_code": medins_code, "medins_name": medins_name, "admitted_on": admitted,
-        "discharged_on": discharged, "settled_at": settled_at, "diagnosis_codes": diagnoses, "total_cost_fen": total,
-        "fund_paid_fen": fund_paid, "personal_paid_fen": total - fund_paid,
+        "setl_id": f"{cat.REGION_CODE}{admitted:%Y%m%d}{number:06d}", "mdtrt_id": f"MD{admitted:%Y%m%d}{number:06d}",
+        "med_type": "21" if claim_type == "inpatient" else "11", "claim_type": claim_type,
+        "medins_code": medins_code, "medins_name": medins_name, "admitted_on": admitted, "discharged_on": discharged,
+        "settled_at": settled_at, "diagnosis_codes": diagnoses, "total_cost_fen": total,
+        "fund_paid_fen": fund_paid, "personal_paid_fen": total - fund_paid, "cash_paid_fen": total - fund_paid,
         "created_at": settled_at, "updated_at": settled_at,
     }
 

@@ -20,6 +20,9 @@ from server.common.timeutil import SHANGHAI
 from server.errors import ValidationFailed
 
 
+FORMATS_BY_EXTENSION = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
+
+
 class Layout(Protocol):
     """The columns a kind of row has (a CSV header must name them)."""
 

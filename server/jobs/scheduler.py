@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from pathlib import Path
 from datetime import timedelta
 from contextlib import ExitStack, contextmanager
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from server.assessment import runs as assessment_runs
 from server.common.timeutil import SHANGHAI, local_today, utcnow
 from server.contracts import reminders, services as contracts
 from server.identity import throttle
+from server.imports import exchange
 from server.identity.roles import SYSTEM_ACTOR
 from server.integrations import registry
 from server.payments import reconciliation
@@ -83,6 +85,16 @@ def assessment_runs_job(app: Flask) -> None:
         log.info("assessment_runs_started", runs=[(run.region_id, run.year, run.run_version) for run in started])
 
 
+def exchange_drop_folder_job(app: Flask) -> None:
+    folder = app.config["JIAYI_SETTINGS"].exchange_drop_folder
+    if not folder:
+        return
+    with app.app_context():
+        results = exchange.import_drop_folder(Path(folder))
+        log.info("exchange_drop_folder", loaded=sum(r.error is None for r in results),
+                 failed=sum(r.error is not None for r in results))
+
+
 def sign_in_counters_job(app: Flask) -> None:
     with app.app_context():
         log.info("sign_in_counters_forgotten", count=throttle.forget_finished(utcnow()))
@@ -98,6 +110,7 @@ JOBS = [
     # 02:00, after the night's expiry: a due region's draft assessment run of last year.
     (assessment_runs_job, CronTrigger(hour=2, minute=0, timezone=SHANGHAI), "assessment-runs"),
     (sign_in_counters_job, CronTrigger(hour=3, minute=30, timezone=SHANGHAI), "forget-sign-in-counters"),
+    (exchange_drop_folder_job, IntervalTrigger(minutes=10, timezone=SHANGHAI), "exchange-drop-folder"),
 ]
 
 
