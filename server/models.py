@@ -7,6 +7,7 @@ from server.audit.models import AuditEvent  # noqa: F401
 from server.claims.models import Claim  # noqa: F401
 from server.contracts.models import Contract, ContractEvent  # noqa: F401
 from server.common.idempotency import IdempotencyRecord  # noqa: F401
+from server.fhir.models import FhirExportJob  # noqa: F401
 from server.identity.models import SignInThrottle, UserAccount, WechatAccount  # noqa: F401
 from server.imports.models import ImportBatch  # noqa: F401
 from server.integrations.models import AccessToken, MessageLog  # noqa: F401

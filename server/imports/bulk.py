@@ -231,6 +231,7 @@ class Staged:
     batch_id: int
     today: date
     now: datetime
+    memo: dict[str, Any] = field(default_factory=dict)  # what an apply step keeps from chunk to chunk
 
     @property
     def rows(self) -> sa.ColumnElement[bool]:
@@ -290,6 +291,7 @@ def load(layout: BulkLayout, stream: IO[bytes], file_format: str,
     as_text = on_postgresql and file_format == "csv"
     chunks = _csv_text_chunks(layout, text_stream) if as_text else _row_chunks(layout, text_stream, file_format)
     report = BulkReport()
+    staged = staged_for(table)
     try:
         for chunk in _ahead(chunks):
             if report.rows_total:
@@ -300,7 +302,7 @@ def load(layout: BulkLayout, stream: IO[bytes], file_format: str,
                 # Autovacuum never sees temporary tables; the plans join on these.
                 keys = [layout.columns[0].staged_as] + [c.staged_as for c in layout.columns if c.field is ID_NUMBER]
                 db.session.execute(sa.text(f"ANALYZE {table.name} (line, problem_code, {', '.join(keys)})"))
-            _report(report, layout, table, layout.apply(staged_for(table)))
+            _report(report, layout, table, layout.apply(staged))
     except UnicodeDecodeError as exc:
         raise ValidationFailed("文件须为 UTF-8 编码（GBK 等编码请先另存为 UTF-8）", code="IMPORT_FILE_ENCODING") \
             from exc
