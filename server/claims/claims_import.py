@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from server.claims.models import Claim
+from server.common.sqlfuncs import beijing_to_utc, fen
 from server.contracts.models import Contract
 from server.extensions import db
 from server.imports.bulk import ALREADY_STORED, AMOUNT, BEIJING_TIME, DAY, ID_NUMBER, REPEATED, BulkLayout, Column, \
-    Staged, beijing_to_utc, code, fen, text
+    Staged, code, text
 from server.imports.outcome import Applied
 from server.residents.models import Resident
 

@@ -28,8 +28,6 @@ from datetime import date, datetime
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from server.common import idcard, pii
 from server.common.text import LINE_CHARACTER, control_character_problem
@@ -128,50 +126,12 @@ def _real_day(value: str) -> str:
 
 
 # Amounts and times are staged as the text the file holds, checked; the apply step reads them with
-# `fen` and `beijing_to_utc` in SQL. Dates are staged as dates.
+# `sqlfuncs.fen` and `sqlfuncs.beijing_to_utc`. Dates are staged as dates.
 AMOUNT = Field(_YUAN, None, _checker(_YUAN, "AMOUNT_INVALID"), sa.String(15))
 DAY = Field(_DAY, date.fromisoformat, _checker(_DAY, "DATE_INVALID", date.fromisoformat), sa.Date())
 BEIJING_TIME = Field(_MOMENT, _real_day, _checker(_MOMENT, "TIME_INVALID", _real_day), sa.String(19))
 # The file's `IdNumberHasher` converts and checks it: only its keyed hash is staged.
 ID_NUMBER = Field(r"\d{17}[\dXx]", None, str, sa.String(64))
-
-
-class fen(FunctionElement):  # noqa: N801  (reads as a SQL function)
-    """`fen(staged_yuan_text)` → integer fen, exactly (the text matched `AMOUNT`'s pattern)."""
-
-    type = sa.BigInteger()
-    inherit_cache = True
-    name = "fen"
-
-
-@compiles(fen, "postgresql")
-def _fen_pg(element, compiler, **kw):
-    return f"CAST(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC(15, 2)) * 100 AS BIGINT)"
-
-
-@compiles(fen, "sqlite")
-def _fen_sqlite(element, compiler, **kw):
-    # Eleven digits and two decimals stay exact in a double, and rounding removes its error.
-    return f"CAST(ROUND(CAST({compiler.process(element.clauses, **kw)} AS REAL) * 100) AS INTEGER)"
-
-
-class beijing_to_utc(FunctionElement):  # noqa: N801  (reads as a SQL function)
-    """`beijing_to_utc(staged_time_text)` → the UTC timestamp, as `UTCDateTime` stores it."""
-
-    type = sa.DateTime(timezone=True)
-    inherit_cache = True
-    name = "beijing_to_utc"
-
-
-@compiles(beijing_to_utc, "postgresql")
-def _beijing_pg(element, compiler, **kw):
-    return f"(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP) AT TIME ZONE 'Asia/Shanghai')"
-
-
-@compiles(beijing_to_utc, "sqlite")
-def _beijing_sqlite(element, compiler, **kw):
-    # China keeps no daylight saving time since 1991.
-    return f"strftime('%Y-%m-%d %H:%M:%S.000000', {compiler.process(element.clauses, **kw)}, '-8 hours')"
 
 
 class IdNumberHasher:
@@ -244,10 +204,6 @@ class Staged:
             sa.update(self.table).where(self.rows, sa.or_(*(condition for _, _, condition in rules)))
             .values(problem_field=sa.case(*((condition, field_name) for field_name, _, condition in rules)),
                     problem_code=sa.case(*((condition, code_) for _, code_, condition in rules)))).rowcount
-
-    def set_aside(self, code_: str, condition: sa.ColumnElement[bool]) -> int:
-        """Rows not to apply that are no failure: `REPEATED` in the file, or `ALREADY_STORED`."""
-        return self.refuse(("", code_, condition))
 
 
 REPEATED, ALREADY_STORED = "REPEATED", "ALREADY_STORED"
