@@ -50,12 +50,12 @@ def assess_command(region_code: str, year: int, scheme_id: int | None) -> None:
     """Compute a draft assessment run for a region's year and print each institution's total and grade."""
     from server.assessment import runs
     from server.errors import DomainError
-    from server.identity.roles import Actor, Role
+    from server.identity.roles import SYSTEM_ACTOR
     from server.regions.rules import GRADE_NAMES
 
     try:
         region = runs.region_by_code(region_code)
-        actor = Actor(role=Role.BUREAU_STAFF, account_id=0, region_id=region.id)  # account 0: the system
+        actor = dataclasses.replace(SYSTEM_ACTOR, region_id=region.id)
         run = runs.start_run(actor, year=year, scheme_id=scheme_id)
         lines = runs.summary(run.id)
     except DomainError as exc:

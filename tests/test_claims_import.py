@@ -50,6 +50,7 @@ from tests import assessment_region
 from tests.assessment_region import EXPECTED, YEAR
 from tests.helpers import assert_error_shape, db_fingerprint
 
+IMPORTS = "/api/admin/v1/exchange/imports"
 HEADER = ["setl_id", "mdtrt_id", "psn_no", "certno", "fixmedins_code", "fixmedins_name", "med_type", "begndate",
           "enddate", "setl_time", "medfee_sumamt", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay",
           "fulamt_ownpay_amt", "refd_setl_flag", "init_setl_id", "dise_codg"]
@@ -327,3 +328,15 @@ def test_an_absurdly_long_row_is_refused_alone(region25, tmp_path):
     assert (batch.rows_stored, [(f["line"], f["code"]) for f in batch.failures]) == (1, [(2, "FIELD_TOO_LONG")])
     batch = load(region25, as_jsonl([dict(long, setl_id="S25L"), dict(good, setl_id="S25M")]), tmp_path, "c.jsonl")
     assert (batch.rows_stored, [(f["line"], f["code"]) for f in batch.failures]) == (1, [(1, "LINE_TOO_LONG")])
+
+
+def test_hostile_uploads_get_a_4xx_and_change_nothing(client, world):
+    before = db_fingerprint()
+    headers = world.headers("bureau")
+    for query in ({"kind": "claims", "format": "csv", "filename": "c\u0007.csv"},
+                  {"kind": "claims", "format": "xml"}, {"kind": "payroll", "format": "csv"},
+                  {"kind": "claims", "format": "csv", "surprise": "1"}):
+        assert_error_shape(client.post(IMPORTS, query_string=query, data=b"x", headers=headers), (400, 422))
+    assert_error_shape(client.get(f"{IMPORTS}/{2**70}", headers=headers), (404, 422))
+    assert_error_shape(client.get("/api/admin/v1/claims/totals", query_string={"year": 10**30}, headers=headers), 422)
+    assert db_fingerprint() == before

@@ -6,6 +6,7 @@ Refused changes leave the database as it was.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
@@ -13,8 +14,14 @@ from typing import Callable
 import pytest
 
 from server.common.timeutil import local_today, utcnow
+from server.extensions import db
 from server.identity.roles import Role
+from server.identity.services import _staff_actor
+from server.imports import exchange
 from tests.helpers import assert_error_shape, db_fingerprint
+from tests.test_benefit_registrations import alert_ids, alert_path
+from tests.test_claims_import import as_csv, claim, number_of
+from tests.test_fhir_export import export_job_path
 
 CALLERS = {
     "anonymous": None,
@@ -168,11 +175,6 @@ def assignment_path(w, target):
 
 def exchange_batch_path(w, target) -> str:
     """A claims file the bureau of region A loaded (one row of R1's)."""
-    import io
-    from server.extensions import db
-    from server.identity.services import _staff_actor
-    from server.imports import exchange
-    from tests.test_claims_import import as_csv, claim, number_of
     row = claim("SCOPE1", number_of(w.residents["R1"].id), "21", "2026-03-01", "2026-03-03", "10.00", "6.00", "4.00")
     batch = exchange.import_file(_staff_actor(db.session.get(type(w.accounts["bureau"]), w.accounts["bureau"].id)),
                                  kind="claims", file_format="csv", filename="c.csv", stream=io.BytesIO(as_csv([row])))
@@ -365,10 +367,9 @@ CASES = [
     Case("fhir export institution", "GET", lambda w, t: f"{A}/fhir/$export?_type=Patient,Encounter"
          f"&institution={w.institutions[t].id}&purpose_code=statistics&purpose=机构签约服务统计",
          {Role.BUREAU_STAFF}, INSTITUTIONS, targets=I, ok=202, writes=True),
-    Case("fhir export status", "GET", lambda w, t: __import__("tests.test_fhir_export").test_fhir_export
-         .export_job_path(w), {Role.BUREAU_STAFF}, {"bureau": {"-"}}),
-    Case("fhir export file", "GET", lambda w, t: __import__("tests.test_fhir_export").test_fhir_export
-         .export_job_path(w, "/Patient.ndjson"), {Role.BUREAU_STAFF}, {"bureau": {"-"}}, writes=True),
+    Case("fhir export status", "GET", lambda w, t: export_job_path(w), {Role.BUREAU_STAFF}, {"bureau": {"-"}}),
+    Case("fhir export file", "GET", lambda w, t: export_job_path(w, "/Patient.ndjson"), {Role.BUREAU_STAFF},
+         {"bureau": {"-"}}, writes=True),
     Case("fhir everything", "GET", lambda w, t: f"{A}/fhir/Patient/{w.residents[t].id}/$everything"
          "?purpose_code=research&purpose=高血压签约患者随访研究", {Role.BUREAU_STAFF}, RESIDENTS, targets=R),
     # --- exchange (uploading a file is tested in tests/test_claims_import.py: its body is no JSON) ---
@@ -376,15 +377,11 @@ CASES = [
     Case("exchange import", "GET", exchange_batch_path, {Role.BUREAU_STAFF}, {"bureau": {"-"}}),
     Case("claim totals", "GET", lambda w, t: f"{A}/claims/totals?year=2026", {Role.BUREAU_STAFF}, EVERYONE),
     # --- roster-benefits ---
-    Case("benefit alert list", "GET", lambda w, t: __import__("tests.test_benefit_registrations")
-         .test_benefit_registrations.alert_path(w, "R1").rsplit("/", 1)[0], MANAGING, RESIDENTS,
-         list_ids=lambda w, keys: __import__("tests.test_benefit_registrations").test_benefit_registrations
-         .alert_ids(w, keys)),
-    Case("benefit alert get", "GET", lambda w, t: __import__("tests.test_benefit_registrations")
-         .test_benefit_registrations.alert_path(w, t), MANAGING, RESIDENTS, targets=R),
-    Case("benefit alert resolve", "POST", lambda w, t: __import__("tests.test_benefit_registrations")
-         .test_benefit_registrations.alert_path(w, t, "/resolve"), {Role.BUREAU_STAFF}, RESIDENTS, targets=R,
-         writes=True, body=lambda w, t: {"note": "已核实并终止两病用药保障登记"}),
+    Case("benefit alert list", "GET", lambda w, t: alert_path(w, "R1").rsplit("/", 1)[0], MANAGING, RESIDENTS,
+         list_ids=alert_ids),
+    Case("benefit alert get", "GET", lambda w, t: alert_path(w, t), MANAGING, RESIDENTS, targets=R),
+    Case("benefit alert resolve", "POST", lambda w, t: alert_path(w, t, "/resolve"), {Role.BUREAU_STAFF}, RESIDENTS,
+         targets=R, writes=True, body=lambda w, t: {"note": "已核实并终止两病用药保障登记"}),
 ]
 
 PARAMS = [pytest.param(case, target, caller, id=f"{case.name}-{target}-{caller}")

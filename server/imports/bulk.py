@@ -34,7 +34,7 @@ from server.common.text import LINE_CHARACTER, control_character_problem
 from server.errors import ValidationFailed
 from server.extensions import db
 from server.imports.outcome import Applied
-from server.imports.pipeline import MAX_REPORTED_FAILURES
+from server.imports.pipeline import MAX_REPORTED_FAILURES, Report
 
 STAGE_BATCH_ROWS = 5_000  # rows per executemany on SQLite; PostgreSQL takes a chunk in one COPY
 CHUNK_ROWS = 50_000  # rows staged and applied at a time, while the next are read
@@ -211,13 +211,11 @@ _NOT_FAILURES = (REPEATED, ALREADY_STORED)
 
 
 @dataclass
-class BulkReport:
-    rows_total: int = 0
-    rows_stored: int = 0
-    rows_already_stored: int = 0
+class BulkReport(Report):
+    """An institution file's report, and what a bureau file adds: rows about people the region
+    does not serve, what the rows changed elsewhere, the file's SHA-256."""
+
     rows_skipped: int = 0
-    rows_failed: int = 0
-    failures: list[dict] = field(default_factory=list)
     changes: dict[str, int] = field(default_factory=dict)
     sha256: str = ""
 
@@ -501,6 +499,9 @@ class _CsvText:
     """Staging rows as COPY's CSV text, taken a chunk at a time."""
 
     def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
         self.out, self.count = io.StringIO(), 0
         self.writer = csv.writer(self.out, lineterminator="\n")
 
@@ -514,7 +515,7 @@ class _CsvText:
 
     def take(self) -> tuple[str, int]:
         chunk = self.out.getvalue(), self.count
-        self.__init__()
+        self._start()
         return chunk
 
 

@@ -9,6 +9,7 @@ cannot be read at all changes nothing; in a drop folder it moves to `failed/` wi
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def import_path(region_code: str, kind: str, path: Path, *, source: str = "cli")
     file_format = FORMATS_BY_EXTENSION.get(path.suffix.lstrip(".").lower())
     if file_format is None:
         raise ValidationFailed("文件扩展名应为 .csv 或 .jsonl", code="IMPORT_FORMAT_UNKNOWN")
-    actor = Actor(role=SYSTEM_ACTOR.role, account_id=SYSTEM_ACTOR.account_id, region_id=region.id)
+    actor = dataclasses.replace(SYSTEM_ACTOR, region_id=region.id)
     with path.open("rb") as stream:
         return _load(actor, region, kind, file_format, path.name, stream, source=source)
 
